@@ -14,8 +14,7 @@ export RGS_ROOT RGS_BIN
 export NODE_PATH=$RGS_ROOT/tests/node_modules
 export PATH="$RGS_BIN:$RGS_ROOT/bin:$PATH"
 export RGS_BINDIR=$RGS_BIN   # how the glue in bin/ finds the built tools
-VAULT=$RGS_ROOT/../shared/vaults/obsidian-help-de
-[ -d "$VAULT" ] || VAULT=$RGS_ROOT/share/vaults/obsidian-help-de
+VAULT=$RGS_ROOT/share/vaults/obsidian-help-de   # read-only: copy before changing
 
 _t_n=0 _t_fail=0
 RGS_TMP=$(mktemp -d "${TMPDIR:-/tmp}/rgs-test.XXXXXX")
