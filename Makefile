@@ -134,7 +134,7 @@ install: tools
 	  cp -R share/www/node_modules/swagger-ui-dist/. $(DESTDIR)$(DATAROOT)/rgs/swagger-ui/; fi
 	for s in 1 5 7; do for f in share/man/man$$s/*.$$s; do [ -e "$$f" ] || continue; \
 	  install -m 0644 "$$f" $(DESTDIR)$(MANDIR)/man$$s/; done; done
-	install -m 0644 share/deps/*.txt $(DESTDIR)$(DATAROOT)/rgs/
+	install -m 0644 share/deps/*.txt share/systemd/relay-git-sync.service $(DESTDIR)$(DATAROOT)/rgs/
 
 clean:
 	rm -rf build
