@@ -30,11 +30,40 @@ json_t *rgs_state_local_state(rgs_state *s);
 
 /* rgs_state_find_doc: which configured folder holds document `doc`, at which
  * filemeta path, with which metadata (from shared_folders.json).  Outputs
- * are borrowed; any may be NULL.  Returns false if no folder lists it. */
+ * are borrowed; any may be NULL.  Returns false if no folder lists it.
+ * `doc` is a UUID in any case; entries' "id" are compared lower-cased;
+ * entries of type "folder" are not documents.  When several entries name
+ * the same id, the first in sorted (folder, path) order wins.  Cost: O(1)
+ * after a first call that indexes all folders (O(entries)). */
 bool rgs_state_find_doc(rgs_state *s, const char *doc, const char **folder,
                         const char **vpath, json_t **meta);
 
-/* rgs_state_save: write the files that changed since load, each atomically
+/* Extensions (work-tree area).
+ * rgs_state_relay: the relay id the state belongs to (lower-case UUID,
+ * borrowed).
+ * rgs_state_folder_meta: shared_folders.json's map for `folder`
+ * ({"<filemeta path>": <meta>}), borrowed; NULL when absent unless `create`
+ * (then an empty map is added).
+ * rgs_state_folder_local: the same for local_state.json
+ * ({"/<path>": {"doc_id","hash","type","modified"}}).  Keys are always the
+ * filemeta path with its leading '/', in reads and in deletes (the original
+ * deleted "path" without the '/', so its entries stayed behind: relay.md
+ * §8); rgs_state_load rewrites any key without the '/' to "/path" (an
+ * existing "/path" entry wins).  Entries left stale by the original are
+ * cleaned up by rgs-plan/rgs-apply (a path whose file is gone is never a
+ * rename source).
+ * rgs_state_changed: call after changing shared_folders.json through the
+ * borrowed documents, so rgs_state_find_doc sees the change.  Pointers
+ * returned by rgs_state_find_doc stay valid until the entry is removed. */
+const char *rgs_state_relay(const rgs_state *s);
+json_t *rgs_state_folder_meta(rgs_state *s, const char *folder, bool create);
+json_t *rgs_state_folder_local(rgs_state *s, const char *folder, bool create);
+void rgs_state_changed(rgs_state *s);
+
+/* rgs_state_save: write the files that changed since load (serialised as
+ * json.dump(indent=2) does, keys sorted, non-ASCII as \uXXXX escapes, no
+ * trailing newline; a file that did not exist and is still empty is not
+ * created), each atomically
  * (temp file, fsync, rename, directory fsync), creating the directory.
  * Returns 0 or -1 (message printed; treat as temporary). */
 int rgs_state_save(rgs_state *s);
