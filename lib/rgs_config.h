@@ -58,6 +58,10 @@ typedef struct {
  * Returns 0 and *out (free with rgs_config_free), or -1 (*out NULL). */
 int rgs_config_load(const char *path, rgs_config **out);
 
+/* rgs_config_parse: the same for `len` bytes of file content already read;
+ * `path` only names the file in messages and in c->path (exists = true). */
+int rgs_config_parse(const char *path, const char *text, size_t len, rgs_config **out);
+
 /* rgs_config_path: the configuration file to read: `opt` (from
  * --git-config-file) if non-NULL, else DATA_DIR/git_connectors.toml.
  * Caller frees. */

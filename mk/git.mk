@@ -1,0 +1,13 @@
+# Git area: git_connectors.toml (rgs_toml, rgs_config), rgs-commit, rgs-ssh.
+UNITS += test-toml
+test-toml_LIBS := util toml
+test-toml_PKGS := jansson
+
+UNITS += test-config
+test-config_LIBS := util toml config
+test-config_PKGS :=
+
+FUZZERS += toml
+fuzz-toml_LIBS := util toml config
+fuzz-toml_PKGS :=
+fuzz-toml_CORPUS := tests/fuzz/corpus/toml
