@@ -11,3 +11,7 @@ FUZZERS += toml
 fuzz-toml_LIBS := util toml config
 fuzz-toml_PKGS :=
 fuzz-toml_CORPUS := tests/fuzz/corpus/toml
+
+TOOLS += rgs-ssh
+rgs-ssh_LIBS := util crypto sshkey
+rgs-ssh_PKGS := libcrypto
