@@ -294,6 +294,18 @@ int rgs_path_open_file(int root, const char *rel)
     return fd;
 }
 
+int rgs_path_read(int root, const char *rel, rgs_buf *out, size_t max)
+{
+    int fd = rgs_path_open_file(root, rel);
+    if (fd < 0)
+        return -1;
+    int rc = rgs_read_fd(fd, out, max);
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return rc;
+}
+
 int rgs_path_write(int root, const char *rel, const void *p, size_t n, mode_t mode,
                    unsigned *created)
 {

@@ -23,6 +23,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include "rgs_util.h"
 #include <sys/stat.h>
 #include <sys/types.h>
 
@@ -78,6 +79,12 @@ int rgs_path_lstat(int root, const char *rel, struct stat *st);
  * every component).  Returns an fd or -1 with errno (ELOOP: the file is a
  * symlink; EISDIR/EINVAL: not a regular file). */
 int rgs_path_open_file(int root, const char *rel);
+
+/* rgs_path_read: the whole regular file `rel` into *out (appended,
+ * NUL-terminated; caller frees), as rgs_path_open_file + rgs_read_fd.
+ * `max` bytes at most (0 = no limit; more gives EFBIG).  Returns 0 or -1
+ * with errno. */
+int rgs_path_read(int root, const char *rel, rgs_buf *out, size_t max);
 
 /* rgs_path_write: replace `rel` with `n` bytes so that a crash leaves the
  * old content or the new, never a mix: parents made as needed (see

@@ -1,0 +1,671 @@
+/* rgs-apply: op records -> files in the work trees and state files ->
+ * applied / failed records.  The only writer of work trees and of
+ * DATA_DIR/state.  See rgs-apply(1) and rgs-records(5).
+ *
+ * Crash safety: every file change is atomic (temp + fsync + rename +
+ * directory fsync, or rename/unlink + directory fsync) and each op's state
+ * change is made in memory after its file change succeeded; the state files
+ * are saved (atomically) after each group of ops, before their applied
+ * records are emitted.  A crash in between leaves files newer than the
+ * state; the next plan sees that and re-plans the same ops, and an op whose
+ * target already holds the wanted bytes is recorded as done (idempotent).
+ */
+#include "rgs_crypto.h"
+#include "rgs_path.h"
+#include "rgs_record.h"
+#include "rgs_state.h"
+#include "rgs_util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define FLUSH_EVERY 1000 /* save state and emit after this many ops of one group */
+
+static const char *data_dir;
+static bool dry_run;
+static double lock_wait = 30;
+static int exit_status = RGS_EX_OK;
+static bool out_broken;
+
+typedef struct {
+    bool active;
+    char relay[37], folder[37];
+    int repo_lock, state_lock, root;
+    rgs_state *st;
+    char *error;     /* set: every op of the group fails with this (temporary) */
+    json_t *out;     /* records to emit at the next flush */
+    bool dirty;      /* state changed since the last save */
+    size_t pending;  /* ops since the last flush */
+} group;
+
+static group G = {.repo_lock = -1, .state_lock = -1, .root = -1};
+
+static void emit(json_t *r)
+{
+    if (!out_broken && rgs_emit(stdout, r) < 0)
+        out_broken = true;
+}
+
+static void add_failed(const json_t *op, bool temporary, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void add_failed(const json_t *op, bool temporary, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *why = NULL;
+    if (vasprintf(&why, fmt, ap) < 0)
+        why = NULL;
+    va_end(ap);
+    json_t *f = rgs_failed_new(op, temporary, "%s", why ? why : "failed");
+    rgs_warn("%s '%s': %s", rgs_rec_str(op, "op") ?: "op", rgs_rec_str(op, "path") ?: "-",
+             why ? why : "failed");
+    free(why);
+    json_array_append_new(G.out, f);
+    if (exit_status == RGS_EX_OK)
+        exit_status = RGS_EX_SOME_FAILED;
+}
+
+static void add_refused(const json_t *op, const char *why)
+{
+    json_t *r = rgs_record_new("refused");
+    static const char *keep[] = {"ref", "relay", "folder", "doc", "vpath", "path", "op"};
+    for (size_t i = 0; i < sizeof keep / sizeof *keep; i++) {
+        json_t *x = json_object_get(op, keep[i]);
+        if (x)
+            json_object_set(r, keep[i], x);
+    }
+    json_object_set_new(r, "reason", json_string(why));
+    rgs_warn("refused '%s': %s", rgs_rec_str(op, "path") ?: "-", why);
+    json_array_append_new(G.out, r);
+    if (exit_status == RGS_EX_OK)
+        exit_status = RGS_EX_SOME_FAILED;
+}
+
+static void group_flush(void)
+{
+    if (!G.active)
+        return;
+    if (G.dirty && !dry_run) {
+        if (rgs_state_save(G.st) < 0) {
+            /* files changed but the state is not durable: report every
+             * applied op as failed; the next batch re-plans them */
+            for (size_t i = 0; i < json_array_size(G.out); i++) {
+                json_t *r = json_array_get(G.out, i);
+                if (strcmp(rgs_rec_str(r, "type") ?: "", "applied"))
+                    continue;
+                json_t *f = rgs_failed_new(r, true, "state of relay %s could not be saved", G.relay);
+                json_array_set_new(G.out, i, f);
+            }
+            exit_status = RGS_EX_SOME_FAILED;
+            /* reload to drop the unsaved changes */
+            rgs_state_free(G.st);
+            G.st = NULL;
+            if (rgs_state_load(data_dir, G.relay, &G.st) < 0)
+                G.error = G.error ? G.error : rgs_xstrdup("state cannot be read");
+        }
+        G.dirty = false;
+    }
+    for (size_t i = 0; i < json_array_size(G.out); i++)
+        emit(json_array_get(G.out, i));
+    json_array_clear(G.out);
+    G.pending = 0;
+}
+
+static void group_end(void)
+{
+    if (!G.active)
+        return;
+    group_flush();
+    rgs_state_free(G.st);
+    if (G.root >= 0)
+        close(G.root);
+    if (G.state_lock >= 0)
+        close(G.state_lock);
+    if (G.repo_lock >= 0)
+        close(G.repo_lock);
+    free(G.error);
+    json_decref(G.out);
+    memset(&G, 0, sizeof G);
+    G.repo_lock = G.state_lock = G.root = -1;
+}
+
+static void group_start(const char *relay, const char *folder)
+{
+    G.active = true;
+    memcpy(G.relay, relay, 37);
+    memcpy(G.folder, folder, 37);
+    G.out = json_array();
+    if (!dry_run) {
+        G.repo_lock = rgs_lock_repo(data_dir, relay, folder, lock_wait);
+        if (G.repo_lock < 0) {
+            G.error = rgs_xasprintf("repository lock: %s", errno == EWOULDBLOCK ? "busy" : strerror(errno));
+            return;
+        }
+        char *sl = rgs_xasprintf("%s/locks/%s/state.lock", data_dir, relay);
+        G.state_lock = rgs_lock_path(sl, lock_wait);
+        free(sl);
+        if (G.state_lock < 0) {
+            G.error = rgs_xasprintf("state lock: %s", errno == EWOULDBLOCK ? "busy" : strerror(errno));
+            return;
+        }
+    }
+    if (rgs_state_load(data_dir, relay, &G.st) < 0) {
+        G.error = rgs_xstrdup("state cannot be read");
+        return;
+    }
+    G.root = rgs_path_open_repo(data_dir, relay, folder);
+    if (G.root < 0) {
+        G.error = errno == ENOENT
+                      ? rgs_xstrdup("repository not prepared yet (rgs-commit --prepare creates it)")
+                      : rgs_xasprintf("open repository: %s", strerror(errno));
+        return;
+    }
+    struct stat st;
+    if (fstatat(G.root, ".git", &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+        !(S_ISDIR(st.st_mode) || S_ISREG(st.st_mode))) {
+        G.error = rgs_xstrdup("repository not prepared yet: no .git (rgs-commit --prepare creates it)");
+        return;
+    }
+}
+
+/* The file at `path` now. */
+typedef struct {
+    enum { F_ABSENT, F_FILE, F_OBSTACLE, F_ERROR } kind;
+    char sha[65], blob[41];
+    mode_t mode;
+    const char *why;
+} cur_t;
+
+static void current(const char *path, cur_t *c)
+{
+    memset(c, 0, sizeof *c);
+    struct stat st;
+    if (rgs_path_lstat(G.root, path, &st) < 0) {
+        if (errno == ENOENT) {
+            c->kind = F_ABSENT;
+        } else if (errno == ELOOP) {
+            c->kind = F_OBSTACLE, c->why = "a symlink is in the path";
+        } else if (errno == ENOTDIR) {
+            c->kind = F_OBSTACLE, c->why = "a file is in the way of a parent directory";
+        } else if (errno == EINVAL || errno == EPERM) {
+            c->kind = F_OBSTACLE, c->why = "path refused";
+        } else {
+            c->kind = F_ERROR, c->why = strerror(errno);
+        }
+        return;
+    }
+    if (S_ISLNK(st.st_mode)) {
+        c->kind = F_OBSTACLE, c->why = "a symlink is in the way";
+        return;
+    }
+    if (S_ISDIR(st.st_mode)) {
+        c->kind = F_OBSTACLE, c->why = "a directory is in the way";
+        return;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        c->kind = F_OBSTACLE, c->why = "a special file is in the way";
+        return;
+    }
+    rgs_buf b = RGS_BUF_INIT;
+    if (rgs_path_read(G.root, path, &b, 0) < 0) {
+        c->kind = errno == ELOOP ? F_OBSTACLE : F_ERROR;
+        c->why = errno == ELOOP ? "a symlink is in the way" : strerror(errno);
+        rgs_buf_free(&b);
+        return;
+    }
+    c->kind = F_FILE;
+    c->mode = st.st_mode & 07777;
+    rgs_sha256_hex(b.data, b.len, c->sha);
+    rgs_git_blob_hex(b.data, b.len, c->blob);
+    rgs_buf_free(&b);
+}
+
+/* pre.sha256 (null: absent) against the disk */
+static bool matches(const cur_t *c, const json_t *want)
+{
+    if (json_is_null(want))
+        return c->kind == F_ABSENT;
+    const char *w = json_string_value(want);
+    return w && c->kind == F_FILE && !strcmp(c->sha, w);
+}
+
+static json_t *applied_new(const json_t *op, const char *oldb, const char *newb)
+{
+    json_t *a = rgs_record_new("applied");
+    static const char *keep[] = {"ref", "relay", "folder", "op", "path", "from", "kind", "doc", "vpath"};
+    for (size_t i = 0; i < sizeof keep / sizeof *keep; i++) {
+        json_t *x = json_object_get(op, keep[i]);
+        if (x)
+            json_object_set(a, keep[i], x);
+        else if (!strcmp(keep[i], "from"))
+            json_object_set_new(a, "from", json_null());
+    }
+    json_object_set_new(a, "old_blob", oldb ? json_string(oldb) : json_null());
+    json_object_set_new(a, "new_blob", newb ? json_string(newb) : json_null());
+    json_t *u = json_object_get(op, "users");
+    json_object_set_new(a, "users", json_is_array(u) ? json_copy(u) : json_array());
+    json_object_set_new(a, "time", json_real(rgs_now()));
+    return a;
+}
+
+static const char *state_type(const char *kind)
+{
+    if (kind && !strcmp(kind, "canvas"))
+        return "canvas";
+    if (kind && !strcmp(kind, "file"))
+        return "file";
+    return "document";
+}
+
+static bool vpath_ok(const char *vpath)
+{
+    return vpath && vpath[0] == '/' &&
+           rgs_path_check(vpath, strlen(vpath), RGS_PATH_VPATH, NULL, NULL, NULL, 0) == 0;
+}
+
+static void track(const char *vpath, const char *doc, const char *sha, const char *type)
+{
+    json_t *local = rgs_state_folder_local(G.st, G.folder, true);
+    json_object_set_new(local, vpath,
+                        json_pack("{s:s?, s:s?, s:s, s:f}", "doc_id", doc, "hash", sha, "type",
+                                  type, "modified", rgs_now()));
+    G.dirty = true;
+}
+
+static void untrack(const char *vpath)
+{
+    json_t *local = rgs_state_folder_local(G.st, G.folder, false);
+    if (!local)
+        return;
+    json_t *e = json_object_get(local, vpath);
+    if (!e)
+        return;
+    char *doc = json_string_value(json_object_get(e, "doc_id"))
+                    ? rgs_xstrdup(json_string_value(json_object_get(e, "doc_id")))
+                    : NULL;
+    json_object_del(local, vpath);
+    G.dirty = true;
+    if (!doc)
+        return;
+    /* forget the document hash when no other path holds the document */
+    const char *k;
+    json_t *v;
+    bool other = false;
+    json_object_foreach(local, k, v)
+    {
+        const char *d = json_string_value(json_object_get(v, "doc_id"));
+        if (d && !strcasecmp(d, doc)) {
+            other = true;
+            break;
+        }
+    }
+    if (!other)
+        json_object_del(rgs_state_document_hashes(G.st), doc);
+    free(doc);
+}
+
+static void do_write(json_t *op, const char *path, const char *vpath)
+{
+    const char *doc = rgs_rec_uuid(op, "doc");
+    const char *kind = rgs_rec_str(op, "kind");
+    json_t *pre = json_object_get(json_object_get(op, "pre"), "sha256");
+    if (!doc || !kind || !vpath_ok(vpath) || !pre) {
+        add_failed(op, false, "write op without doc, kind, vpath or pre.sha256");
+        return;
+    }
+    json_t *content = json_object_get(op, "content");
+    const char *blob = rgs_rec_str(op, "blob");
+    rgs_buf bytes = RGS_BUF_INIT;
+    char sha[65];
+    if (json_is_string(content)) {
+        rgs_buf_append(&bytes, json_string_value(content), json_string_length(content));
+    } else if (blob) {
+        char b[65];
+        if (strlen(blob) != 64) {
+            add_failed(op, false, "bad blob name");
+            return;
+        }
+        memcpy(b, blob, 65);
+        for (int i = 0; i < 64; i++)
+            if (!((b[i] >= '0' && b[i] <= '9') || (b[i] >= 'a' && b[i] <= 'f'))) {
+                add_failed(op, false, "bad blob name");
+                return;
+            }
+        char *bp = rgs_xasprintf("%s/cache/blobs/%s", data_dir, b);
+        int fd = open(bp, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        free(bp);
+        if (fd < 0 || rgs_read_fd(fd, &bytes, 0) < 0) {
+            int e = errno;
+            if (fd >= 0)
+                close(fd);
+            rgs_buf_free(&bytes);
+            add_failed(op, true, "blob %s not in the cache: %s", b, strerror(e));
+            return;
+        }
+        close(fd);
+    } else if (json_object_get(op, "source")) {
+        add_failed(op, true, "content not fetched (source left unresolved)");
+        return;
+    } else {
+        add_failed(op, false, "write op without content, blob or source");
+        return;
+    }
+    rgs_sha256_hex(bytes.data, bytes.len, sha);
+    const char *want = rgs_rec_str(op, "sha256");
+    if ((want && strcasecmp(want, sha)) || (blob && strcasecmp(blob, sha))) {
+        rgs_buf_free(&bytes);
+        add_failed(op, false, "content does not match its sha256");
+        return;
+    }
+    char newblob[41];
+    rgs_git_blob_hex(bytes.data, bytes.len, newblob);
+    cur_t c;
+    current(path, &c);
+    if (c.kind == F_OBSTACLE || c.kind == F_ERROR) {
+        add_failed(op, c.kind == F_ERROR, "%s", c.why);
+        rgs_buf_free(&bytes);
+        return;
+    }
+    bool done = c.kind == F_FILE && !strcmp(c.sha, sha);
+    if (!done && !matches(&c, pre)) {
+        add_failed(op, true, "stale: the file changed since it was planned");
+        rgs_buf_free(&bytes);
+        return;
+    }
+    if (!done && !dry_run) {
+        unsigned created = 0;
+        if (rgs_path_write(G.root, path, bytes.data, bytes.len, c.kind == F_FILE ? c.mode : 0644,
+                           &created) < 0) {
+            int e = errno;
+            rgs_buf_free(&bytes);
+            bool perm = e == ELOOP || e == ENOTDIR || e == EISDIR || e == EPERM || e == EINVAL;
+            add_failed(op, !perm, "write: %s", strerror(e));
+            return;
+        }
+    }
+    rgs_buf_free(&bytes);
+    if (dry_run)
+        return;
+    /* the doc hash is recorded only now that the bytes are on disk */
+    track(vpath, doc, sha, state_type(kind));
+    if (!strcmp(kind, "markdown") || !strcmp(kind, "canvas"))
+        json_object_set_new(rgs_state_document_hashes(G.st), doc, json_string(sha));
+    json_array_append_new(G.out, applied_new(op, c.kind == F_FILE ? c.blob : NULL, newblob));
+}
+
+static void do_move(json_t *op, const char *path, const char *vpath)
+{
+    const char *from = rgs_rec_str(op, "from"), *from_vpath = rgs_rec_str(op, "from_vpath");
+    const char *doc = rgs_rec_uuid(op, "doc");
+    json_t *pre = json_object_get(op, "pre");
+    json_t *pto = json_object_get(pre, "sha256");
+    const char *pfrom = json_string_value(json_object_get(pre, "from_sha256"));
+    char why[128];
+    if (!from || rgs_path_check(from, strlen(from), 0, NULL, NULL, why, sizeof why) < 0) {
+        add_refused(op, from ? why : "move without from");
+        return;
+    }
+    if (!doc || !vpath_ok(vpath) || !vpath_ok(from_vpath) || !pto || !pfrom) {
+        add_failed(op, false, "move op without doc, vpath, from_vpath or preconditions");
+        return;
+    }
+    cur_t cf, ct;
+    current(from, &cf);
+    current(path, &ct);
+    if (ct.kind == F_OBSTACLE || ct.kind == F_ERROR || cf.kind == F_OBSTACLE || cf.kind == F_ERROR) {
+        const cur_t *bad = (ct.kind == F_OBSTACLE || ct.kind == F_ERROR) ? &ct : &cf;
+        add_failed(op, bad->kind == F_ERROR, "%s", bad->why);
+        return;
+    }
+    bool todo = cf.kind == F_FILE && !strcmp(cf.sha, pfrom) && matches(&ct, pto);
+    bool done = cf.kind == F_ABSENT && ct.kind == F_FILE && !strcmp(ct.sha, pfrom);
+    if (!todo && !done) {
+        add_failed(op, true, "stale: the files changed since the move was planned");
+        return;
+    }
+    if (dry_run)
+        return;
+    if (todo && rgs_path_rename(G.root, from, path, NULL) < 0) {
+        int e = errno;
+        add_failed(op, !(e == ELOOP || e == ENOTDIR || e == EISDIR || e == EPERM), "rename: %s",
+                   strerror(e));
+        return;
+    }
+    json_t *local = rgs_state_folder_local(G.st, G.folder, true);
+    json_t *old = json_object_get(local, from_vpath);
+    const char *type = json_string_value(json_object_get(old, "type"));
+    char *t = rgs_xstrdup(type ? type : state_type(rgs_rec_str(op, "kind")));
+    json_object_del(local, from_vpath);
+    track(vpath, doc, pfrom, t);
+    free(t);
+    json_array_append_new(G.out,
+                          applied_new(op, todo ? (ct.kind == F_FILE ? ct.blob : NULL) : NULL,
+                                      todo ? cf.blob : ct.blob));
+}
+
+static void do_delete(json_t *op, const char *path, const char *vpath)
+{
+    json_t *pre = json_object_get(json_object_get(op, "pre"), "sha256");
+    if (!pre || !vpath_ok(vpath)) {
+        add_failed(op, false, "delete op without vpath or pre.sha256");
+        return;
+    }
+    cur_t c;
+    current(path, &c);
+    if (c.kind == F_OBSTACLE || c.kind == F_ERROR) {
+        add_failed(op, c.kind == F_ERROR, "%s", c.why);
+        return;
+    }
+    bool done = c.kind == F_ABSENT;
+    if (!done && !matches(&c, pre)) {
+        add_failed(op, true, "stale: the file changed since its deletion was planned");
+        return;
+    }
+    if (dry_run)
+        return;
+    if (!done && rgs_path_unlink(G.root, path) < 0 && errno != ENOENT) {
+        add_failed(op, true, "unlink: %s", strerror(errno));
+        return;
+    }
+    untrack(vpath);
+    json_array_append_new(G.out, applied_new(op, done ? NULL : c.blob, NULL));
+}
+
+static void do_mkdir(json_t *op, const char *path)
+{
+    if (dry_run)
+        return;
+    unsigned created = 0;
+    int fd = rgs_path_open_dir(G.root, path, true, &created);
+    if (fd < 0) {
+        int e = errno;
+        add_failed(op, !(e == ELOOP || e == ENOTDIR || e == EPERM || e == EINVAL), "mkdir: %s",
+                   strerror(e));
+        return;
+    }
+    close(fd);
+    if (created)
+        json_array_append_new(G.out, applied_new(op, NULL, NULL));
+}
+
+static void do_rmdir(json_t *op, const char *path)
+{
+    if (dry_run)
+        return;
+    if (rgs_path_rmdir(G.root, path) < 0) {
+        if (errno != ENOTEMPTY && errno != ENOENT && errno != ENOTDIR)
+            rgs_debug("rmdir '%s': %s", path, strerror(errno));
+        return;
+    }
+    json_array_append_new(G.out, applied_new(op, NULL, NULL));
+}
+
+static void do_filemeta(json_t *op)
+{
+    json_t *entries = json_object_get(op, "entries");
+    if (!json_is_object(entries)) {
+        add_failed(op, false, "filemeta op without entries");
+        return;
+    }
+    const char *k;
+    json_t *v;
+    json_object_foreach(entries, k, v) if (!json_is_object(v))
+    {
+        add_failed(op, false, "filemeta entry is not an object");
+        return;
+    }
+    if (dry_run)
+        return;
+    json_object_set(rgs_state_shared_folders(G.st), G.folder, entries);
+    rgs_state_changed(G.st);
+    G.dirty = true;
+}
+
+static void handle_op(json_t *op)
+{
+    const char *relay = rgs_rec_uuid(op, "relay"), *folder = rgs_rec_uuid(op, "folder");
+    const char *kind = rgs_rec_str(op, "op");
+    if (!relay || !folder || !kind) {
+        json_t *f = rgs_failed_new(op, false, "op without valid relay, folder or op");
+        emit(f);
+        json_decref(f);
+        exit_status = RGS_EX_SOME_FAILED;
+        return;
+    }
+    if (!G.active || strcmp(G.relay, relay) || strcmp(G.folder, folder)) {
+        group_end();
+        group_start(relay, folder);
+    }
+    G.pending++;
+    if (dry_run) {
+        if (strcmp(kind, "filemeta")) {
+            json_t *c = json_deep_copy(op);
+            json_t *content = json_object_get(c, "content");
+            if (json_is_string(content)) {
+                json_object_set_new(c, "bytes", json_integer((json_int_t)json_string_length(content)));
+                json_object_del(c, "content");
+            }
+            json_object_set_new(c, "dry_run", json_true());
+            json_array_append_new(G.out, c);
+        }
+    }
+    if (G.error) {
+        add_failed(op, true, "%s", G.error);
+    } else if (!strcmp(kind, "filemeta")) {
+        do_filemeta(op);
+    } else {
+        const char *path = rgs_rec_str(op, "path");
+        const char *vpath = rgs_rec_str(op, "vpath");
+        char why[128];
+        if (!path || rgs_path_check(path, strlen(path), 0, NULL, NULL, why, sizeof why) < 0) {
+            add_refused(op, path ? why : "op without path");
+        } else if (!strcmp(kind, "write")) {
+            do_write(op, path, vpath);
+        } else if (!strcmp(kind, "move")) {
+            do_move(op, path, vpath);
+        } else if (!strcmp(kind, "delete")) {
+            do_delete(op, path, vpath);
+        } else if (!strcmp(kind, "mkdir")) {
+            do_mkdir(op, path);
+        } else if (!strcmp(kind, "rmdir")) {
+            do_rmdir(op, path);
+        } else {
+            add_failed(op, false, "unknown op '%s'", kind);
+        }
+    }
+    if (G.pending >= FLUSH_EVERY)
+        group_flush();
+}
+
+static void usage(FILE *f)
+{
+    fputs("Usage: rgs-apply [-d DATA_DIR] [-n] [--lock-wait SECONDS] [-v|-q]\n"
+          "\n"
+          "Apply op records (stdin) to the work trees DATA_DIR/repos/<relay>/<folder>\n"
+          "and the state files DATA_DIR/state/<relay>/, checking each op's\n"
+          "preconditions; write applied / failed / refused records on stdout.  Other\n"
+          "records pass through in order.\n"
+          "\n"
+          "  -d, --data-dir DIR        data directory [RELAY_GIT_DATA_DIR] (.)\n"
+          "  -n, --dry-run             print the ops that would be applied; change nothing\n"
+          "      --lock-wait SECONDS   wait this long for a repository lock (30)\n"
+          "      --git-config-file F   accepted for symmetry (not needed)\n"
+          "  -v, --verbose / -q, --quiet\n"
+          "  -h, --help\n"
+          "\n"
+          "Exit status: 0 ok, 1 some records failed or were refused, 100 bad usage or\n"
+          "input, 111 temporary error (output closed), 101 internal error.  See\n"
+          "rgs-apply(1).\n",
+          f);
+}
+
+int main(int argc, char **argv)
+{
+    rgs_set_progname(argv[0]);
+    const char *dopt = NULL;
+    static const struct option lo[] = {{"data-dir", required_argument, 0, 'd'},
+                                       {"dry-run", no_argument, 0, 'n'},
+                                       {"lock-wait", required_argument, 0, 'L'},
+                                       {"git-config-file", required_argument, 0, 'c'},
+                                       {"verbose", no_argument, 0, 'v'},
+                                       {"quiet", no_argument, 0, 'q'},
+                                       {"help", no_argument, 0, 'h'},
+                                       {"version", no_argument, 0, 'V'},
+                                       {0, 0, 0, 0}};
+    int c;
+    while ((c = getopt_long(argc, argv, "d:nvqh", lo, NULL)) != -1) {
+        switch (c) {
+        case 'd': dopt = optarg; break;
+        case 'n': dry_run = true; break;
+        case 'L':
+            if (!rgs_parse_seconds(optarg, &lock_wait)) {
+                rgs_error("bad --lock-wait '%s': want seconds", optarg);
+                return RGS_EX_PERM;
+            }
+            break;
+        case 'c': break;
+        case 'v': rgs_verbosity++; break;
+        case 'q': rgs_verbosity = RGS_WARN; break;
+        case 'h': usage(stdout); return 0;
+        case 'V': puts("rgs-apply " RGS_VERSION); return 0;
+        default: usage(stderr); return RGS_EX_PERM;
+        }
+    }
+    if (optind < argc) {
+        rgs_error("unexpected argument '%s' (see --help)", argv[optind]);
+        return RGS_EX_PERM;
+    }
+    data_dir = rgs_data_dir(dopt);
+    G.repo_lock = G.state_lock = G.root = -1;
+    rgs_reader *r = rgs_reader_new(stdin, "stdin", 0);
+    json_t *rec;
+    const char *type;
+    int rc;
+    while ((rc = rgs_reader_next(r, &rec, &type)) != 0 && !out_broken) {
+        if (rc < 0) {
+            if (rgs_reader_bad_v(r)) {
+                group_end();
+                rgs_reader_free(r);
+                return RGS_EX_PERM;
+            }
+            exit_status = RGS_EX_SOME_FAILED;
+            continue;
+        }
+        if (!strcmp(type, "op")) {
+            handle_op(rec);
+        } else {
+            group_end();
+            emit(rec);
+        }
+        json_decref(rec);
+    }
+    group_end();
+    rgs_reader_free(r);
+    return out_broken ? RGS_EX_TEMP : exit_status;
+}
