@@ -1,0 +1,649 @@
+/* rgs-verify: one HTTP/1.1 connection on stdin/stdout.  Checks webhooks
+ * (Bearer secret or Svix signature), writes accepted ones durably into
+ * DATA_DIR/spool/new/ and only then answers 200; also serves /health,
+ * /api/pubkey, /openapi.yaml and /docs.  Runs under socat, rgs-accept,
+ * inetd, or by hand on a request file.  See rgs-verify(1).
+ */
+#include "rgs_httpd.h"
+#include "rgs_spool.h"
+#include "rgs_sshkey.h"
+#include "rgs_util.h"
+#include "rgs_webhook.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define CDN_BASE "https://unpkg.com/swagger-ui-dist@5"
+
+static struct {
+    const char *data_dir;
+    char *secret;
+    enum rgs_auth_mode mode;
+    rgs_http_limits lim;
+    double timeout, idle, tolerance;
+    const char *share_opt;
+    bool dry_run;
+    char peer[80];
+} cfg;
+
+static void usage(FILE *f)
+{
+    fputs("Usage: rgs-verify [OPTIONS]\n"
+          "\n"
+          "Serve one HTTP/1.1 connection on stdin/stdout (keep-alive: many requests):\n"
+          "  POST /webhooks   authenticate, check the envelope, spool durably, 200\n"
+          "  GET  /health     status, spool depth, worker and push status\n"
+          "  GET  /api/pubkey public key of SSH_PRIVATE_KEY\n"
+          "  GET  /openapi.yaml, /docs   the API description and its Swagger UI\n"
+          "\n"
+          "Options (environment variable in brackets; flags win):\n"
+          "  -d, --data-dir DIR          data directory [RELAY_GIT_DATA_DIR] (.)\n"
+          "      --webhook-secret S      webhook secret [WEBHOOK_SECRET]; prefer the\n"
+          "                              environment or --webhook-secret-file (argv is\n"
+          "                              visible to other users)\n"
+          "      --webhook-secret-file F read the secret from file F (one line)\n"
+          "      --max-body BYTES        largest request body (1048576)\n"
+          "      --max-header-bytes N    header section limit in bytes (16384)\n"
+          "      --max-headers N         header field count limit (100)\n"
+          "      --timeout SECONDS       read deadline for one request (10)\n"
+          "      --idle-timeout SECONDS  keep-alive idle time between requests (15)\n"
+          "      --tolerance SECONDS     Svix timestamp window (300)\n"
+          "      --share-dir DIR         where openapi.yaml and Swagger UI are\n"
+          "                              [RGS_SHARE_DIR] (found next to the program)\n"
+          "  -n, --dry-run               check and answer, write nothing\n"
+          "  -v, --verbose               more messages; -q, --quiet: warnings only\n"
+          "  -h, --help                  this text;  --version\n"
+          "\n"
+          "Exit status: 0 connection served, 100 bad usage, 101 internal error.\n",
+          f);
+}
+
+static bool parse_size(const char *s, size_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s || *end || v == 0 || v > ((size_t)1 << 31) || *s == '-')
+        return false;
+    *out = (size_t)v;
+    return true;
+}
+
+static char *read_secret_file(const char *path)
+{
+    rgs_buf b = RGS_BUF_INIT;
+    if (rgs_read_file(AT_FDCWD, path, &b, 65536) < 0)
+        rgs_die(RGS_EX_PERM, "read secret file '%s': %s", path, strerror(errno));
+    size_t n = b.len;
+    while (n && (b.data[n - 1] == '\n' || b.data[n - 1] == '\r'))
+        n--;
+    char *s = rgs_xstrndup(b.data, n);
+    explicit_bzero(b.data, b.len);
+    rgs_buf_free(&b);
+    return s;
+}
+
+static void parse_args(int argc, char **argv)
+{
+    enum { O_SECRET = 256, O_SECRET_FILE, O_MAX_BODY, O_MAX_HDR_BYTES, O_MAX_HDRS, O_TIMEOUT,
+           O_IDLE, O_TOL, O_SHARE, O_VERSION };
+    static const struct option opts[] = {
+        {"data-dir", required_argument, NULL, 'd'},
+        {"webhook-secret", required_argument, NULL, O_SECRET},
+        {"webhook-secret-file", required_argument, NULL, O_SECRET_FILE},
+        {"max-body", required_argument, NULL, O_MAX_BODY},
+        {"max-header-bytes", required_argument, NULL, O_MAX_HDR_BYTES},
+        {"max-headers", required_argument, NULL, O_MAX_HDRS},
+        {"timeout", required_argument, NULL, O_TIMEOUT},
+        {"idle-timeout", required_argument, NULL, O_IDLE},
+        {"tolerance", required_argument, NULL, O_TOL},
+        {"share-dir", required_argument, NULL, O_SHARE},
+        {"dry-run", no_argument, NULL, 'n'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, O_VERSION},
+        {NULL, 0, NULL, 0},
+    };
+    const char *data_opt = NULL;
+    cfg.timeout = 10;
+    cfg.idle = 15;
+    cfg.tolerance = 300;
+    const char *env = getenv("WEBHOOK_SECRET");
+    cfg.secret = rgs_xstrdup(env ? env : "");
+    int c;
+    while ((c = getopt_long(argc, argv, "d:nvqh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'd': data_opt = optarg; break;
+        case O_SECRET:
+            free(cfg.secret);
+            cfg.secret = rgs_xstrdup(optarg);
+            /* hide it from ps(1) as far as we can */
+            explicit_bzero(optarg, strlen(optarg));
+            break;
+        case O_SECRET_FILE:
+            free(cfg.secret);
+            cfg.secret = read_secret_file(optarg);
+            break;
+        case O_MAX_BODY:
+            if (!parse_size(optarg, &cfg.lim.max_body))
+                rgs_die(RGS_EX_PERM, "option '--max-body': want a byte count, got '%s'", optarg);
+            break;
+        case O_MAX_HDR_BYTES:
+            if (!parse_size(optarg, &cfg.lim.max_header_bytes))
+                rgs_die(RGS_EX_PERM, "option '--max-header-bytes': want a byte count");
+            break;
+        case O_MAX_HDRS:
+            if (!parse_size(optarg, &cfg.lim.max_headers))
+                rgs_die(RGS_EX_PERM, "option '--max-headers': want a count");
+            break;
+        case O_TIMEOUT:
+            if (!rgs_parse_seconds(optarg, &cfg.timeout) || cfg.timeout <= 0)
+                rgs_die(RGS_EX_PERM, "option '--timeout': want seconds > 0");
+            break;
+        case O_IDLE:
+            if (!rgs_parse_seconds(optarg, &cfg.idle) || cfg.idle <= 0)
+                rgs_die(RGS_EX_PERM, "option '--idle-timeout': want seconds > 0");
+            break;
+        case O_TOL:
+            if (!rgs_parse_seconds(optarg, &cfg.tolerance) || cfg.tolerance <= 0)
+                rgs_die(RGS_EX_PERM, "option '--tolerance': want seconds > 0");
+            break;
+        case O_SHARE: cfg.share_opt = optarg; break;
+        case 'n': cfg.dry_run = true; break;
+        case 'v': rgs_verbosity++; break;
+        case 'q': rgs_verbosity = RGS_WARN; break;
+        case 'h': usage(stdout); exit(RGS_EX_OK);
+        case O_VERSION: printf("rgs-verify %s\n", RGS_VERSION); exit(RGS_EX_OK);
+        default: usage(stderr); exit(RGS_EX_PERM);
+        }
+    }
+    if (optind < argc)
+        rgs_die(RGS_EX_PERM, "unexpected argument '%s' (see --help)", argv[optind]);
+    cfg.data_dir = rgs_data_dir(data_opt);
+    cfg.mode = rgs_webhook_auth_mode(cfg.secret);
+    if (!cfg.lim.max_body)
+        cfg.lim.max_body = RGS_HTTP_DEFAULT_MAX_BODY;
+}
+
+static void set_peer(void)
+{
+    const char *ip = getenv("TCPREMOTEIP"), *port = getenv("TCPREMOTEPORT");
+    if (!ip) {
+        ip = getenv("SOCAT_PEERADDR");
+        port = getenv("SOCAT_PEERPORT");
+    }
+    if (ip)
+        snprintf(cfg.peer, sizeof cfg.peer, "%.60s:%.8s", ip, port ? port : "?");
+    else
+        snprintf(cfg.peer, sizeof cfg.peer, "stdin");
+}
+
+/* ---- responses ---- */
+
+typedef struct {
+    int status;
+    char *body;        /* malloc'd */
+    size_t len;
+    const char *ctype; /* static */
+    char extra[512];   /* extra header lines */
+    bool close;        /* close the connection after this response */
+    char note[300];    /* for the log line */
+} response;
+
+static void set_json(response *r, int status, json_t *obj)
+{
+    r->status = status;
+    free(r->body);
+    r->body = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    r->len = r->body ? strlen(r->body) : 0;
+    r->ctype = "application/json";
+    json_decref(obj);
+}
+
+static void set_error(response *r, int status, const char *text)
+{
+    set_json(r, status, json_pack("{s:s}", "error", text));
+}
+
+static void set_bytes(response *r, int status, const char *ctype, char *bytes, size_t n)
+{
+    r->status = status;
+    free(r->body);
+    r->body = bytes;
+    r->len = n;
+    r->ctype = ctype;
+}
+
+/* ---- share directory: openapi.yaml and Swagger UI ---- */
+
+static bool is_file(const char *dir, const char *name)
+{
+    char *p = rgs_xasprintf("%s/%s", dir, name);
+    struct stat st;
+    bool r = stat(p, &st) == 0 && S_ISREG(st.st_mode);
+    free(p);
+    return r;
+}
+
+/* the directory holding openapi.yaml: --share-dir, $RGS_SHARE_DIR, then
+ * PREFIX/share/rgs beside the program's bin/, then the source tree the
+ * program was built in (build/bin or build/san/bin below it) */
+static const char *share_dir(void)
+{
+    static char *found;
+    static bool looked;
+    if (looked)
+        return found;
+    looked = true;
+    const char *opt = cfg.share_opt ? cfg.share_opt : getenv("RGS_SHARE_DIR");
+    if (opt && *opt && is_file(opt, "openapi.yaml"))
+        return found = rgs_xstrdup(opt);
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0)
+        return NULL;
+    exe[n] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (!slash)
+        return NULL;
+    *slash = '\0';
+    char *cand = rgs_xasprintf("%s/../share/rgs", exe);
+    if (is_file(cand, "openapi.yaml"))
+        return found = cand;
+    free(cand);
+    for (int up = 1; up <= 4; up++) {
+        rgs_buf b = RGS_BUF_INIT;
+        rgs_buf_puts(&b, exe);
+        for (int i = 0; i < up; i++)
+            rgs_buf_puts(&b, "/..");
+        if (is_file(b.data, "openapi.yaml") && is_file(b.data, "mk/intake.mk"))
+            return found = rgs_buf_steal(&b, NULL);
+        rgs_buf_free(&b);
+    }
+    return NULL;
+}
+
+/* Swagger UI assets: SHARE/swagger-ui (installed) or
+ * SHARE/share/www/node_modules/swagger-ui-dist (source tree) */
+static const char *swagger_dir(void)
+{
+    static char *found;
+    static bool looked;
+    if (looked)
+        return found;
+    looked = true;
+    const char *s = share_dir();
+    if (!s)
+        return NULL;
+    static const char *const subs[] = {"swagger-ui", "share/www/node_modules/swagger-ui-dist"};
+    for (size_t i = 0; i < 2; i++) {
+        char *d = rgs_xasprintf("%s/%s", s, subs[i]);
+        if (is_file(d, "swagger-ui-bundle.js") && is_file(d, "swagger-ui.css"))
+            return found = d;
+        free(d);
+    }
+    return NULL;
+}
+
+static const char docs_init_js[] =
+    "window.addEventListener('load', function () {\n"
+    "  window.ui = SwaggerUIBundle({\n"
+    "    url: 'openapi.yaml',\n"
+    "    dom_id: '#swagger-ui',\n"
+    "    deepLinking: true,\n"
+    "    presets: [SwaggerUIBundle.presets.apis],\n"
+    "    layout: 'BaseLayout'\n"
+    "  });\n"
+    "});\n";
+
+static void docs_page(response *r)
+{
+    bool local = swagger_dir() != NULL;
+    const char *base = local ? "docs" : CDN_BASE;
+    rgs_buf b = RGS_BUF_INIT;
+    rgs_buf_printf(&b,
+                   "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+                   "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+                   "<title>relay-git-sync API</title>\n"
+                   "<link rel=\"icon\" type=\"image/png\" href=\"%s/favicon-32x32.png\">\n"
+                   "<link rel=\"stylesheet\" href=\"%s/swagger-ui.css\">\n</head>\n<body>\n"
+                   "<div id=\"swagger-ui\"></div>\n"
+                   "<script src=\"%s/swagger-ui-bundle.js\"></script>\n"
+                   "<script src=\"docs/rgs-init.js\"></script>\n</body>\n</html>\n",
+                   base, base, base);
+    size_t n;
+    char *html = rgs_buf_steal(&b, &n);
+    set_bytes(r, 200, "text/html; charset=utf-8", html, n);
+    if (local)
+        snprintf(r->extra, sizeof r->extra,
+                 "Content-Security-Policy: default-src 'self'; img-src 'self' data:; "
+                 "style-src 'self' 'unsafe-inline'; script-src 'self'\r\n");
+    snprintf(r->note, sizeof r->note, "Swagger UI from %s", local ? "local assets" : "the CDN");
+}
+
+static void docs_asset(response *r, const char *name)
+{
+    if (strcmp(name, "rgs-init.js") == 0) {
+        set_bytes(r, 200, "text/javascript; charset=utf-8", rgs_xstrdup(docs_init_js),
+                  sizeof docs_init_js - 1);
+        return;
+    }
+    static const struct { const char *name, *ctype; } assets[] = {
+        {"swagger-ui.css", "text/css; charset=utf-8"},
+        {"swagger-ui-bundle.js", "text/javascript; charset=utf-8"},
+        {"favicon-32x32.png", "image/png"},
+        {"favicon-16x16.png", "image/png"},
+    };
+    const char *dir = swagger_dir();
+    for (size_t i = 0; i < sizeof assets / sizeof *assets; i++) {
+        if (strcmp(name, assets[i].name) != 0)
+            continue;
+        if (!dir)
+            break;
+        char *p = rgs_xasprintf("%s/%s", dir, name);
+        rgs_buf b = RGS_BUF_INIT;
+        int rc = rgs_read_file(AT_FDCWD, p, &b, (size_t)32 << 20);
+        free(p);
+        if (rc < 0) {
+            rgs_buf_free(&b);
+            set_error(r, 500, "Failed to read a Swagger UI asset");
+            return;
+        }
+        size_t n;
+        char *bytes = rgs_buf_steal(&b, &n);
+        set_bytes(r, 200, assets[i].ctype, bytes, n);
+        snprintf(r->extra, sizeof r->extra, "Cache-Control: public, max-age=86400\r\n");
+        return;
+    }
+    set_error(r, 404, "Not found");
+}
+
+static void openapi(response *r)
+{
+    const char *dir = share_dir();
+    rgs_buf b = RGS_BUF_INIT;
+    char *p = dir ? rgs_xasprintf("%s/openapi.yaml", dir) : NULL;
+    if (!p || rgs_read_file(AT_FDCWD, p, &b, (size_t)4 << 20) < 0) {
+        rgs_warn("openapi.yaml '%s': %s", p ? p : "(not found; set RGS_SHARE_DIR)",
+                 p ? strerror(errno) : "no share directory");
+        free(p);
+        rgs_buf_free(&b);
+        set_error(r, 500, "Failed to read openapi.yaml");
+        return;
+    }
+    free(p);
+    size_t n;
+    char *bytes = rgs_buf_steal(&b, &n);
+    set_bytes(r, 200, "application/x-yaml", bytes, n);
+    snprintf(r->extra, sizeof r->extra, "Content-Disposition: inline; filename=openapi.yaml\r\n");
+}
+
+/* ---- /health ---- */
+
+static void add_status_file(json_t *obj, const char *key, const char *name)
+{
+    char *p = rgs_xasprintf("%s/status/%s", cfg.data_dir, name);
+    rgs_buf b = RGS_BUF_INIT;
+    if (rgs_read_file(AT_FDCWD, p, &b, (size_t)1 << 20) == 0) {
+        json_t *v = json_loadb(b.data, b.len, 0, NULL);
+        if (v)
+            json_object_set_new(obj, key, v);
+        else
+            rgs_debug("status file '%s': not JSON; left out of /health", p);
+    }
+    rgs_buf_free(&b);
+    free(p);
+}
+
+static void health(response *r)
+{
+    json_t *o = json_pack("{s:s}", "status", "healthy");
+    long depth = rgs_spool_depth(cfg.data_dir);
+    json_t *spool = json_object();
+    if (depth >= 0) {
+        json_object_set_new(spool, "depth", json_integer(depth));
+    } else {
+        json_object_set_new(spool, "depth", json_null());
+        json_object_set_new(spool, "error", json_string(strerror(errno)));
+    }
+    json_object_set_new(o, "spool", spool);
+    json_object_set_new(o, "auth", json_string(rgs_webhook_auth_mode_name(cfg.mode)));
+    json_object_set_new(o, "version", json_string(RGS_VERSION));
+    add_status_file(o, "worker", "worker.json");
+    add_status_file(o, "push", "push.json");
+    set_json(r, 200, o);
+}
+
+/* ---- /api/pubkey (relay.md §5.2) ---- */
+
+static void pubkey(response *r)
+{
+    const char *key = getenv("SSH_PRIVATE_KEY");
+    if (!key || !*key) {
+        set_error(r, 400, "SSH_PRIVATE_KEY environment variable not configured");
+        return;
+    }
+    char *line = NULL, *type = NULL;
+    if (rgs_sshkey_public(key, &line, &type) < 0) {
+        char *msg = rgs_xasprintf("Failed to retrieve public key: %s", rgs_sshkey_error());
+        set_error(r, 500, msg);
+        free(msg);
+        return;
+    }
+    set_json(r, 200, json_pack("{s:s,s:s}", "public_key", line, "key_type", type));
+    free(line);
+    free(type);
+}
+
+/* ---- POST /webhooks ---- */
+
+static const char *get_header(void *ctx, const char *name, unsigned *count)
+{
+    return rgs_http_field_get(ctx, name, count);
+}
+
+static void webhook(response *r, const rgs_http_request *req)
+{
+    double now = rgs_now();
+    rgs_webhook_auth auth;
+    if (!rgs_webhook_authenticate(cfg.secret, get_header, (void *)req, req->body.data,
+                                  req->body.len, now, cfg.tolerance, &auth)) {
+        set_error(r, 401, auth.error);
+        snprintf(r->note, sizeof r->note, "%s (auth mode %s)", auth.error,
+                 rgs_webhook_auth_mode_name(cfg.mode));
+        return;
+    }
+    json_t *rec = NULL;
+    char why[300];
+    enum rgs_envelope_result er =
+        rgs_webhook_envelope(req->body.data, req->body.len, auth.method, now, &rec, why, sizeof why);
+    if (er != RGS_ENVELOPE_OK) {
+        set_error(r, 400,
+                  er == RGS_ENVELOPE_BAD_JSON ? "Invalid JSON payload" : "Invalid webhook payload");
+        snprintf(r->note, sizeof r->note, "%s", why);
+        return;
+    }
+    const char *relay = json_string_value(json_object_get(rec, "relay"));
+    const char *resource = json_string_value(json_object_get(rec, "resource"));
+    if (cfg.dry_run) {
+        set_json(r, 200, json_pack("{s:s}", "status", "received"));
+        snprintf(r->note, sizeof r->note, "dry run, not spooled: %s/%s", relay, resource);
+        json_decref(rec);
+        return;
+    }
+    bool marked = false;
+    if (auth.method && strcmp(auth.method, "svix") == 0) {
+        int rc = rgs_replay_claim(cfg.data_dir, auth.msg_id, auth.timestamp, now, cfg.tolerance);
+        if (rc == 1) {
+            set_error(r, 409, "Message already received");
+            snprintf(r->note, sizeof r->note, "replayed message id");
+            json_decref(rec);
+            return;
+        }
+        if (rc < 0) {
+            int e = errno;
+            set_error(r, 503, "Service unavailable: the event could not be stored");
+            snprintf(r->note, sizeof r->note, "replay cache in '%s/spool/seen': %s", cfg.data_dir,
+                     strerror(e));
+            json_decref(rec);
+            return;
+        }
+        marked = true;
+    }
+    char name[RGS_SPOOL_NAME_MAX];
+    if (rgs_spool_put(cfg.data_dir, rec, name) < 0) {
+        int e = errno;
+        if (marked)
+            rgs_replay_release(cfg.data_dir, auth.msg_id, auth.timestamp);
+        set_error(r, 503, "Service unavailable: the event could not be stored");
+        snprintf(r->note, sizeof r->note, "spool '%s/spool': %s", cfg.data_dir, strerror(e));
+        json_decref(rec);
+        return;
+    }
+    set_json(r, 200, json_pack("{s:s}", "status", "received"));
+    snprintf(r->note, sizeof r->note, "%s/%s spooled as %s (%s)", relay, resource, name,
+             auth.method);
+    json_decref(rec);
+}
+
+/* ---- routing ---- */
+
+static void route(response *r, const rgs_http_request *req, bool *head)
+{
+    const char *path = req->path;
+    const char *m = req->method;
+    bool get = strcmp(m, "GET") == 0;
+    *head = strcmp(m, "HEAD") == 0;
+    if (strcmp(path, "/webhooks") == 0) {
+        if (strcmp(m, "POST") == 0) {
+            webhook(r, req);
+            return;
+        }
+        set_error(r, 405, "Method not allowed");
+        snprintf(r->extra, sizeof r->extra, "Allow: POST\r\n");
+        return;
+    }
+    bool known = strcmp(path, "/health") == 0 || strcmp(path, "/api/pubkey") == 0 ||
+                 strcmp(path, "/openapi.yaml") == 0 || strcmp(path, "/docs") == 0 ||
+                 strncmp(path, "/docs/", 6) == 0;
+    if (!known) {
+        set_error(r, 404, "Not found");
+        return;
+    }
+    if (!get && !*head) {
+        set_error(r, 405, "Method not allowed");
+        snprintf(r->extra, sizeof r->extra, "Allow: GET, HEAD\r\n");
+        return;
+    }
+    if (strcmp(path, "/health") == 0)
+        health(r);
+    else if (strcmp(path, "/api/pubkey") == 0)
+        pubkey(r);
+    else if (strcmp(path, "/openapi.yaml") == 0)
+        openapi(r);
+    else if (strcmp(path, "/docs") == 0)
+        docs_page(r);
+    else
+        docs_asset(r, path + 6);
+}
+
+/* printable, bounded copy of an untrusted path for the log */
+static void log_path(char *dst, size_t cap, const char *src)
+{
+    size_t k = 0;
+    for (size_t i = 0; src[i] && k + 4 < cap; i++) {
+        unsigned char c = (unsigned char)src[i];
+        dst[k++] = c > 0x20 && c < 0x7f && c != '\'' ? (char)c : '?';
+    }
+    if (src[0] && k + 4 >= cap)
+        memcpy(dst + k - 3, "...", 3);
+    dst[k] = '\0';
+}
+
+static void log_request(const char *method, const char *path, const response *r, double t0)
+{
+    char p[120];
+    log_path(p, sizeof p, path ? path : "");
+    int level = r->status >= 500 ? RGS_ERROR : r->status >= 400 ? RGS_WARN : RGS_INFO;
+    if (r->status == 404 || r->status == 405)
+        level = RGS_INFO;
+    rgs_msg(level, "%s %s %d '%s': %s%s%.1f ms", method, p[0] ? p : "-", r->status, cfg.peer,
+            r->note, r->note[0] ? ", " : "", (rgs_mono() - t0) * 1000);
+}
+
+static void tune_socket(int fd)
+{
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one); /* fails harmlessly on pipes */
+    struct timeval tv = {30, 0};
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+}
+
+int main(int argc, char **argv)
+{
+    rgs_set_progname(argv[0]);
+    parse_args(argc, argv);
+    signal(SIGPIPE, SIG_IGN);
+    set_peer();
+    tune_socket(STDOUT_FILENO);
+
+    rgs_http_conn *conn = rgs_http_conn_new(&cfg.lim);
+    bool first = true;
+    for (;;) {
+        int rc = rgs_http_read_request(conn, STDIN_FILENO, STDOUT_FILENO,
+                                       first ? cfg.timeout : cfg.idle, cfg.timeout);
+        double t0 = rgs_mono();
+        response r = {0};
+        if (rc == 0) /* closed by the peer, or idle: close quietly */
+            break;
+        if (rc < 0) {
+            int st = rgs_http_error_status(conn);
+            const char *text = st == 408   ? "Request timeout"
+                               : st == 413 ? "Request body too large"
+                               : st == 414 ? "Request-target too long"
+                               : st == 417 ? "Expectation failed"
+                               : st == 431 ? "Request header fields too large"
+                               : st == 501 ? "Not implemented"
+                               : st == 505 ? "HTTP version not supported"
+                                           : "Bad request";
+            set_error(&r, st ? st : 400, text);
+            r.close = true;
+            snprintf(r.note, sizeof r.note, "%s", rgs_http_error_text(conn));
+            rgs_http_respond(STDOUT_FILENO, r.status, r.ctype, NULL, r.body, r.len, false, false);
+            log_request("-", "", &r, t0);
+            free(r.body);
+            break;
+        }
+        first = false;
+        const rgs_http_request *req = rgs_http_request_of(conn);
+        bool head = false;
+        route(&r, req, &head);
+        bool keep = req->keep_alive && !r.close;
+        char extra[640];
+        snprintf(extra, sizeof extra, "X-Content-Type-Options: nosniff\r\n%s", r.extra);
+        int wrc = rgs_http_respond(STDOUT_FILENO, r.status, r.ctype, extra, r.body, r.len, head,
+                                   keep);
+        log_request(req->method, req->path, &r, t0);
+        free(r.body);
+        if (wrc < 0 || !keep)
+            break;
+        rgs_http_next(conn);
+    }
+    rgs_http_conn_free(conn);
+    explicit_bzero(cfg.secret, strlen(cfg.secret));
+    free(cfg.secret);
+    return RGS_EX_OK;
+}
