@@ -157,8 +157,11 @@ int rgs_spool_put(const char *data_dir, const json_t *rec, char name_out[96])
         rc = fsync(fd);
     if (close(fd) < 0 && rc == 0)
         rc = -1;
-    if (rc == 0)
+    if (rc == 0) {
         rc = move_entry(dfd, tmp, dst);
+        if (rc < 0 && errno == ENOENT && make_dirs(data_dir) == 0) /* new/ removed meanwhile */
+            rc = move_entry(dfd, tmp, dst);
+    }
     if (rc < 0) {
         int saved = errno;
         unlinkat(dfd, tmp, 0);

@@ -1,0 +1,152 @@
+#!/usr/bin/env bash
+# rgs-verify behind rgs-accept and behind socat, driven by curl: routes,
+# Bearer authentication, the spool entry, keep-alive, /api/pubkey against
+# ssh-keygen, 503 on an unwritable spool, logs without secrets.
+. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/lib-intake.sh"
+
+SECRET=s3cret-$RANDOM-$RANDOM
+export WEBHOOK_SECRET=$SECRET
+unset SSH_PRIVATE_KEY
+
+# the same checks through both listeners
+check_listener() { # NAME DATA_DIR
+  local n=$1 dd=$2 out=$RGS_TMP/out.$1
+  local url=http://127.0.0.1:$PORT
+
+  t_is "$n: GET /health status" "$(status_of "$url/health")" 200
+  curl -s "$url/health" >"$out"
+  t_is "$n: /health says healthy" "$(jq -r .status "$out")" healthy
+  t_is "$n: /health spool depth 0" "$(jq -r .spool.depth "$out")" 0
+
+  t_is "$n: unknown path 404" "$(status_of "$url/nope")" 404
+  t_is "$n: 404 body" "$(curl -s "$url/nope")" '{"error":"Not found"}'
+  t_is "$n: GET /webhooks 405" "$(status_of "$url/webhooks")" 405
+  t_is "$n: 405 names the allowed method" \
+    "$(curl -s -D - -o /dev/null "$url/webhooks" | tr -d '\r' | sed -n 's/^Allow: //p')" POST
+  t_is "$n: POST /health 405" "$(status_of -X POST -d x "$url/health")" 405
+  t_is "$n: HEAD /health 200" "$(status_of -I "$url/health")" 200
+
+  # no Authorization, wrong secret, right secret
+  local b; b=$(body)
+  curl -s -H 'Content-Type: application/json' -d "$b" "$url/webhooks" >"$out"
+  t_is "$n: no Authorization: 401 body (original's text)" "$(cat "$out")" '{"error":"Authentication required"}'
+  curl -s -H "Authorization: Bearer x$SECRET" -d "$b" "$url/webhooks" >"$out"
+  t_is "$n: wrong secret: 401 body (original's text)" "$(cat "$out")" '{"error":"Authentication failed: Invalid shared secret"}'
+  t_is "$n: 'bearer' in lower case refused" \
+    "$(status_of -H "Authorization: bearer $SECRET" -d "$b" "$url/webhooks")" 401
+  t_is "$n: nothing spooled yet" "$(spooled "$dd")" 0
+
+  curl -s -D "$out.h" -H "Authorization: Bearer $SECRET" -H 'Content-Type: application/json' \
+    -d "$b" "$url/webhooks" >"$out"
+  t_is "$n: right secret: 200 body byte for byte" "$(cat "$out")" '{"status":"received"}'
+  t_ok "$n: 200 is application/json" grep -qi '^Content-Type: application/json' "$out.h"
+  t_is "$n: one entry spooled" "$(spooled "$dd")" 1
+  local f; f=$(find "$dd/spool/new" -type f | head -1)
+  t_is "$n: entry is a webhook record" \
+    "$(jq -c '[.v,.type,.relay,.resource,.doc_id,.event_type,.event_id,.timestamp,.user,.metadata,.auth]' "$f")" \
+    "[1,\"webhook\",\"$DOC_RELAY\",\"$DOC_RES\",\"$DOC_ID\",\"document.updated\",\"evt_V1StGXR8Z5jdHi6B2myT4\",\"2026-03-03T21:58:48.123456789+00:00\",\"u1\",{},\"bearer\"]"
+  t_is "$n: received time is now" "$(jq '(.received - now | fabs) < 60' "$f")" true
+  t_is "$n: entry is one line" "$(wc -l <"$f")" 1
+
+  # upper-case ids are lower-cased; bad envelopes
+  local upper; upper=$(echo "$DOC_ID" | tr a-f A-F)
+  t_is "$n: upper-case doc_id accepted" \
+    "$(status_of -H "Authorization: Bearer $SECRET" -d "$(body "$upper")" "$url/webhooks")" 200
+  curl -s -H "Authorization: Bearer $SECRET" -d '{"payload":{' "$url/webhooks" >"$out"
+  t_is "$n: invalid JSON: 400 body" "$(cat "$out")" '{"error":"Invalid JSON payload"}'
+  curl -s -H "Authorization: Bearer $SECRET" -d '{"payload":{"doc_id":"x"}}' "$url/webhooks" >"$out"
+  t_is "$n: bad doc_id: 400 body" "$(cat "$out")" '{"error":"Invalid webhook payload"}'
+  t_is "$n: missing timestamp accepted (the original's bug fixed)" \
+    "$(status_of -H "Authorization: Bearer $SECRET" -d "{\"payload\":{\"doc_id\":\"$DOC_ID\"}}" "$url/webhooks")" 200
+  t_is "$n: three entries now" "$(spooled "$dd")" 3
+
+  # keep-alive: curl reuses one connection for several requests
+  local nc
+  nc=$(curl -s -o /dev/null -o /dev/null -o /dev/null -w '%{num_connects}\n' \
+    "$url/health" "$url/health" "$url/nope" | paste -sd+ | bc)
+  t_is "$n: three requests over one connection (keep-alive)" "$nc" 1
+  t_is "$n: chunked upload" \
+    "$(status_of -H "Authorization: Bearer $SECRET" -H 'Transfer-Encoding: chunked' -d "$b" "$url/webhooks")" 200
+  t_is "$n: Expect: 100-continue upload" \
+    "$(status_of -H "Authorization: Bearer $SECRET" -H 'Expect: 100-continue' -d "$b" "$url/webhooks")" 200
+  t_is "$n: HTTP/1.0 request" "$(status_of --http1.0 "$url/health")" 200
+  t_is "$n: five entries now" "$(spooled "$dd")" 5
+  curl -s "$url/health" >"$out"
+  t_is "$n: /health spool depth 5" "$(jq -r .spool.depth "$out")" 5
+
+  t_is "$n: /api/pubkey without SSH_PRIVATE_KEY: 400 body" "$(curl -s "$url/api/pubkey")" \
+    '{"error":"SSH_PRIVATE_KEY environment variable not configured"}'
+  curl -s -D "$out.h" "$url/openapi.yaml" >"$out"
+  t_diff "$n: /openapi.yaml is the project's file" "$out" "$RGS_ROOT/openapi.yaml"
+  t_ok "$n: /openapi.yaml content type" grep -qi '^Content-Type: application/x-yaml' "$out.h"
+  t_is "$n: GET /docs 200" "$(status_of "$url/docs")" 200
+}
+
+dd=$RGS_TMP/accept
+start_accept "$dd" || { notok "rgs-accept starts"; done_testing; }
+check_listener accept "$dd"
+kill "$ACCEPT_PID"; wait "$ACCEPT_PID" 2>/dev/null
+
+dd=$RGS_TMP/socat
+start_socat "$dd" || { notok "socat starts"; done_testing; }
+check_listener socat "$dd"
+kill "$SOCAT_PID"; wait "$SOCAT_PID" 2>/dev/null
+
+# --- status files in /health, /api/pubkey with a real key, unwritable spool
+dd=$RGS_TMP/more
+mkdir -p "$dd/status"
+echo '{"state":"ok","last_success":1772575130}' >"$dd/status/worker.json"
+echo '{"origin":{"result":"ok"}}' >"$dd/status/push.json"
+ssh-keygen -q -t ed25519 -N '' -C test -f "$RGS_TMP/key"
+SSH_PRIVATE_KEY=$(cat "$RGS_TMP/key") start_accept "$dd"
+url=http://127.0.0.1:$PORT
+curl -s "$url/health" >"$RGS_TMP/h"
+t_is "health includes worker.json" "$(jq -c .worker "$RGS_TMP/h")" '{"state":"ok","last_success":1772575130}'
+t_is "health includes push.json" "$(jq -c .push "$RGS_TMP/h")" '{"origin":{"result":"ok"}}'
+curl -s "$url/api/pubkey" >"$RGS_TMP/pk"
+t_is "/api/pubkey equals ssh-keygen -y" "$(jq -r .public_key "$RGS_TMP/pk")" "$(ssh-keygen -y -f "$RGS_TMP/key" | cut -d' ' -f1,2)"
+t_is "/api/pubkey key_type" "$(jq -r .key_type "$RGS_TMP/pk")" ssh-ed25519
+
+mkdir -p "$dd/spool"
+rm -rf "$dd/spool/new"; echo "not a directory" >"$dd/spool/new"
+curl -s -H "Authorization: Bearer $SECRET" -d "$(body)" "$url/webhooks" >"$RGS_TMP/o"
+t_is "unwritable spool: 503, nothing acknowledged" "$(cat "$RGS_TMP/o")" \
+  '{"error":"Service unavailable: the event could not be stored"}'
+rm -f "$dd/spool/new"
+t_is "spool writable again: 200" "$(status_of -H "Authorization: Bearer $SECRET" -d "$(body)" "$url/webhooks")" 200
+kill "$ACCEPT_PID"; wait "$ACCEPT_PID" 2>/dev/null
+
+# --- empty secret fails closed; --webhook-secret-file; dry run
+dd=$RGS_TMP/closed
+WEBHOOK_SECRET= start_accept "$dd"
+t_is "empty secret: every webhook 401" \
+  "$(status_of -H "Authorization: Bearer " -d "$(body)" "http://127.0.0.1:$PORT/webhooks")" 401
+kill "$ACCEPT_PID"; wait "$ACCEPT_PID" 2>/dev/null
+printf '%s\n' "file-$SECRET" >"$RGS_TMP/secret"
+WEBHOOK_SECRET= start_accept "$dd" --webhook-secret-file "$RGS_TMP/secret"
+t_is "--webhook-secret-file: its secret works" \
+  "$(status_of -H "Authorization: Bearer file-$SECRET" -d "$(body)" "http://127.0.0.1:$PORT/webhooks")" 200
+kill "$ACCEPT_PID"; wait "$ACCEPT_PID" 2>/dev/null
+dd=$RGS_TMP/dry
+start_accept "$dd" -n
+t_is "dry run: 200" "$(status_of -H "Authorization: Bearer $SECRET" -d "$(body)" "http://127.0.0.1:$PORT/webhooks")" 200
+t_is "dry run: nothing written" "$(find "$dd" -type f 2>/dev/null | wc -l)" 0
+kill "$ACCEPT_PID"; wait "$ACCEPT_PID" 2>/dev/null
+
+# --- by hand: a request file on stdin, the response on stdout
+b=$(body)
+printf 'POST /webhooks HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Length: %d\r\n\r\n%s' \
+  "$SECRET" "${#b}" "$b" >"$RGS_TMP/req"
+rgs-verify -d "$RGS_TMP/hand" <"$RGS_TMP/req" >"$RGS_TMP/resp" 2>"$RGS_TMP/hand.log"
+t_is "by hand: status line" "$(head -1 "$RGS_TMP/resp" | tr -d '\r')" "HTTP/1.1 200 OK"
+t_is "by hand: body" "$(tail -c 21 "$RGS_TMP/resp")" '{"status":"received"}'
+t_is "by hand: spooled" "$(spooled "$RGS_TMP/hand")" 1
+t_ok "by hand: one log line for the request" grep -q "^rgs-verify: info: POST /webhooks 200 'stdin'" "$RGS_TMP/hand.log"
+
+# --- logs: one line per request, never the secret
+t_fails "the secret never appears in the logs" grep -q -e "$SECRET" "$RGS_TMP/server.log" "$RGS_TMP/hand.log"
+t_ok "log lines follow 'rgs-verify: level: what' " grep -q "^rgs-verify: info: GET /health 200 '127.0.0.1:" "$RGS_TMP/server.log"
+t_ok "--help" sh -c "rgs-verify --help >/dev/null"
+t_status "bad option: exit 100" 100 sh -c "rgs-verify --no-such-option 2>/dev/null"
+done_testing
