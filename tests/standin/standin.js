@@ -19,6 +19,7 @@ const http = require('http');
 const https = require('https');
 const crypto = require('crypto');
 const Y = require('yjs');
+const canvasLib = require('./canvas.js');
 
 // ---------------------------------------------------------------- options
 const USAGE = `usage: standin.js [options]
@@ -433,56 +434,13 @@ function takeRule(reqLine) {
 }
 
 // ------------------------------------------------------------ export helpers
-/* Canvas data as the plugin's exportCanvasData computes it, from a fresh
- * document decoded from the server's update (what a client would see). */
+/* Canvas data from a fresh document decoded from the server's update (what
+ * a client would see): roots, texts of the other roots, nodes and edges as
+ * [key, value] pairs in map iteration order. */
 function canvasData(id) {
-  const d = new Y.Doc();
-  Y.applyUpdate(d, Y.encodeStateAsUpdate(serverDoc(id)));
-  const roots = Array.from(d.share.keys());
-  const texts = {};
-  for (const r of roots) {
-    if (['nodes', 'edges', 'relay', 'users'].includes(r)) continue;
-    texts[r] = d.getText(r).toString();
-  }
-  const nodes = Array.from(d.getMap('nodes').entries()).map(([k, v]) => [k, v]);
-  const edges = Array.from(d.getMap('edges').entries()).map(([k, v]) => [k, v]);
-  d.destroy();
-  return { roots, texts, nodes, edges };
+  return canvasLib.canvasDataOf(Y, Y.encodeStateAsUpdate(serverDoc(id)));
 }
-
-/* The Obsidian/plugin on-disk canvas format: tab indentation, containers
- * holding only primitives on one line (JSON.stringify), key order as stored,
- * nodes before edges (Relay plugin CanvasData.formatCanvasData). */
-function obsidianCanvas(cd) {
-  const nodes = cd.nodes.map(([, n]) => {
-    const t = n && typeof n.id === 'string' && cd.texts[n.id] ? cd.texts[n.id] : undefined;
-    return t !== undefined ? { ...n, text: t } : { ...n };
-  });
-  const edges = cd.edges.map(([, e]) => ({ ...e }));
-  const prim = (v) => typeof v !== 'object';
-  const lines = (v) => {
-    if (v === undefined) return ['null'];
-    if (prim(v) || v === null) return [JSON.stringify(v)];
-    if (Array.isArray(v)) {
-      if (v.every(prim)) return [JSON.stringify(v)];
-      const out = ['['];
-      v.forEach((x, i) => { const c = lines(x); c.forEach((l, j) => out.push('\t' + l + (j === c.length - 1 && i < v.length - 1 ? ',' : ''))); });
-      out.push(']');
-      return out;
-    }
-    if (Object.keys(v).every((k) => prim(v[k]))) return [JSON.stringify(v)];
-    const keys = Object.keys(v).filter((k) => v[k] !== undefined);
-    const out = ['{'];
-    keys.forEach((k, i) => {
-      const c = lines(v[k]);
-      c[0] = JSON.stringify(k) + ':' + c[0];
-      c.forEach((l, j) => out.push('\t' + l + (j === c.length - 1 && i < keys.length - 1 ? ',' : '')));
-    });
-    out.push('}');
-    return out;
-  };
-  return lines({ nodes, edges }).join('\n');
-}
+const obsidianCanvas = canvasLib.obsidianCanvas;
 
 function textOf(id) {
   return serverDoc(id).getText('contents').toString();

@@ -1,0 +1,116 @@
+/* rgs_folder: filemeta_v0 + legacy docs merge.  See rgs_folder.h. */
+#include "rgs_folder.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "rgs_crypto.h"
+#include "rgs_util.h"
+
+static bool is_markdown(const json_t *meta)
+{
+    const char *t = json_string_value(json_object_get(meta, "type"));
+    return t && !strcmp(t, "markdown");
+}
+
+static void implied_id(const char *relay, const char *folder, const char *path, size_t n, char out[37])
+{
+    rgs_buf b = RGS_BUF_INIT;
+    rgs_buf_printf(&b, "relay-git-sync implied folder");
+    rgs_buf_append(&b, "", 1);
+    rgs_buf_puts(&b, relay);
+    rgs_buf_append(&b, "", 1);
+    rgs_buf_puts(&b, folder);
+    rgs_buf_append(&b, "", 1);
+    rgs_buf_append(&b, path, n);
+    char h[65];
+    rgs_sha256_hex(b.data, b.len, h);
+    rgs_buf_free(&b);
+    h[12] = '8';                              /* version 8: custom, name-based */
+    h[16] = "89ab"[(h[16] >= 'a' ? h[16] - 'a' + 10 : h[16] - '0') & 3]; /* variant 10 */
+    snprintf(out, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", h, h + 8, h + 12, h + 16, h + 20);
+}
+
+static int cmp_size(const void *a, const void *b)
+{
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+json_t *rgs_folder_merge(const json_t *filemeta, const json_t *docs, const char *relay,
+                         const char *folder)
+{
+    json_t *out = json_object();
+    const char *k;
+    size_t kn;
+    json_t *v;
+    void *tmp;
+    if (json_is_object(filemeta))
+        json_object_keylen_foreach_safe((json_t *)filemeta, tmp, k, kn, v)
+        {
+            if (is_markdown(v) && !json_is_string(json_object_getn(docs, k, kn)))
+                continue; /* deleted by an old client */
+            json_object_setn(out, k, kn, v);
+        }
+    if (json_is_object(docs))
+        json_object_keylen_foreach_safe((json_t *)docs, tmp, k, kn, v)
+        {
+            if (!json_is_string(v) || (json_is_object(filemeta) && json_object_getn(filemeta, k, kn)))
+                continue;
+            json_t *m = json_object();
+            json_object_set_new(m, "version", json_integer(0));
+            json_object_set(m, "id", v);
+            json_object_set_new(m, "type", json_string("markdown"));
+            json_object_setn_new(out, k, kn, m);
+        }
+    /* implied parent folders */
+    json_t *add = json_object();
+    json_object_keylen_foreach_safe(out, tmp, k, kn, v)
+    {
+        if (kn == 0 || k[0] != '/')
+            continue;
+        for (size_t i = kn - 1; i > 0; i--) {
+            if (k[i] != '/')
+                continue;
+            if (json_object_getn(out, k, i) || json_object_getn(add, k, i))
+                continue;
+            char id[37];
+            implied_id(relay, folder, k, i, id);
+            json_t *m = json_object();
+            json_object_set_new(m, "version", json_integer(0));
+            json_object_set_new(m, "id", json_string(id));
+            json_object_set_new(m, "type", json_string("folder"));
+            json_object_set_new(m, "implied", json_true());
+            json_object_setn_new(add, k, i, m);
+        }
+    }
+    /* parents before children: shorter keys first */
+    size_t na = json_object_size(add);
+    if (na) {
+        const char **keys = rgs_xcalloc(na, sizeof *keys);
+        size_t *lens = rgs_xcalloc(na, sizeof *lens);
+        size_t j = 0;
+        json_object_keylen_foreach_safe(add, tmp, k, kn, v) { keys[j] = k; lens[j++] = kn; }
+        size_t *ord = rgs_xcalloc(na, sizeof *ord);
+        for (size_t a = 0; a < na; a++)
+            ord[a] = lens[a] * na + a; /* by length, then first appearance */
+        qsort(ord, na, sizeof *ord, cmp_size);
+        const char **k2 = rgs_xcalloc(na, sizeof *k2);
+        size_t *l2 = rgs_xcalloc(na, sizeof *l2);
+        for (size_t a = 0; a < na; a++) {
+            k2[a] = keys[ord[a] % na];
+            l2[a] = lens[ord[a] % na];
+        }
+        free(ord);
+        free(keys);
+        free(lens);
+        keys = k2;
+        lens = l2;
+        for (size_t a = 0; a < na; a++)
+            json_object_setn(out, keys[a], lens[a], json_object_getn(add, keys[a], lens[a]));
+        free(keys);
+        free(lens);
+    }
+    json_decref(add);
+    return out;
+}

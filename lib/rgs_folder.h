@@ -1,0 +1,33 @@
+/* rgs_folder: the file list of a Relay shared folder as the Relay plugin
+ * reads it (relay.md §3.1, plugin SyncStore.getMeta/migrateUp):
+ * filemeta_v0 merged with the legacy `docs` map.
+ */
+#ifndef RGS_FOLDER_H
+#define RGS_FOLDER_H
+
+#include <jansson.h>
+
+/* rgs_folder_merge: the folder's live entries.
+ * Inputs: `filemeta` the root map filemeta_v0 as a JSON object (path ->
+ * meta, in filemeta order) or NULL when the root is absent; `docs` the
+ * legacy root map docs (path -> guid string) or NULL; `relay` and `folder`
+ * the validated UUIDs (they seed the ids of implied folders).
+ * Rules:
+ *   - an entry whose meta is {"type":"markdown",...} and that has no docs
+ *     entry for the same path is deleted (old clients delete documents by
+ *     removing only the docs entry);
+ *   - a docs entry (string value) without a filemeta_v0 entry is a live
+ *     document {"version":0,"id":<guid>,"type":"markdown"}, appended after
+ *     the filemeta entries in docs order;
+ *   - every missing parent directory of an entry ("/a" and "/a/b" for
+ *     "/a/b/c.md") is implied: {"version":0,"id":<uuid>,"type":"folder",
+ *     "implied":true}, appended last; its id is a stable name-based UUID
+ *     (SHA-256 of relay, folder and path, RFC 9562 version 8 layout) so
+ *     the same folder gives the same id every time.
+ * Every other value (hostile keys and odd values included) is copied
+ * unchanged: later stages validate paths and ids.
+ * Returns a new object (caller decrefs), never NULL. */
+json_t *rgs_folder_merge(const json_t *filemeta, const json_t *docs, const char *relay,
+                         const char *folder);
+
+#endif
