@@ -15,3 +15,7 @@ fuzz-toml_CORPUS := tests/fuzz/corpus/toml
 TOOLS += rgs-ssh
 rgs-ssh_LIBS := util crypto sshkey
 rgs-ssh_PKGS := libcrypto
+
+TOOLS += rgs-commit
+rgs-commit_LIBS := util record crypto toml config sshkey git
+rgs-commit_PKGS := jansson libgit2 libcrypto

@@ -1,0 +1,724 @@
+/* rgs_git: see rgs_git.h. */
+#include "rgs_git.h"
+#include "rgs_sshkey.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+#define OUT_MAX ((size_t)16 * 1024 * 1024)
+
+/* ---- helpers ---- */
+
+static void shell_quote(rgs_buf *b, const char *s)
+{
+    rgs_buf_putc(b, '\'');
+    for (; *s; s++) {
+        if (*s == '\'')
+            rgs_buf_puts(b, "'\\''");
+        else
+            rgs_buf_putc(b, *s);
+    }
+    rgs_buf_putc(b, '\'');
+}
+
+const char *rgs_git_error(void)
+{
+    const git_error *e = git_error_last();
+    return e && e->message ? e->message : "unknown";
+}
+
+void rgs_git_url_split(const char *url, char **clean, char **password)
+{
+    *password = NULL;
+    const char *sep = strstr(url, "://");
+    if (sep) {
+        const char *host = sep + 3;
+        const char *end = host + strcspn(host, "/?#");
+        const char *at = NULL;
+        for (const char *q = host; q < end; q++)
+            if (*q == '@')
+                at = q;
+        const char *colon = at ? memchr(host, ':', (size_t)(at - host)) : NULL;
+        if (colon) {
+            *password = rgs_xstrndup(colon + 1, (size_t)(at - colon - 1));
+            rgs_buf b = RGS_BUF_INIT;
+            rgs_buf_append(&b, url, (size_t)(colon - url));
+            rgs_buf_puts(&b, at);
+            *clean = rgs_buf_steal(&b, NULL);
+            return;
+        }
+    }
+    *clean = rgs_xstrdup(url);
+}
+
+/* Remove credentials from every URL-looking word of a message. */
+static void redact_text(rgs_buf *b)
+{
+    if (!b->data || !strstr(b->data, "://"))
+        return;
+    rgs_buf out = RGS_BUF_INIT;
+    const char *p = b->data;
+    while (*p) {
+        size_t ws = strspn(p, " \t\r\n'\"<>");
+        rgs_buf_append(&out, p, ws);
+        p += ws;
+        size_t n = strcspn(p, " \t\r\n'\"<>");
+        if (!n)
+            continue;
+        char *word = rgs_xstrndup(p, n);
+        if (strstr(word, "://")) {
+            char *r = rgs_redact_url(word);
+            rgs_buf_puts(&out, r);
+            free(r);
+        } else {
+            rgs_buf_puts(&out, word);
+        }
+        free(word);
+        p += n;
+    }
+    rgs_buf_free(b);
+    *b = out;
+}
+
+const char *rgs_git_first_line(const rgs_buf *err)
+{
+    static char line[301];
+    line[0] = '\0';
+    if (!err || !err->data)
+        return line;
+    const char *p = err->data;
+    while (*p) {
+        size_t n = strcspn(p, "\n");
+        const char *s = p;
+        while (n && (*s == ' ' || *s == '\t')) {
+            s++;
+            n--;
+        }
+        if (n) {
+            /* skip git's "hint:" lines and the progress noise */
+            if (strncmp(s, "hint:", 5) && strncmp(s, "To ", 3)) {
+                snprintf(line, sizeof line, "%.*s", (int)(n > 300 ? 300 : n), s);
+                while (*line && line[strlen(line) - 1] == '\r')
+                    line[strlen(line) - 1] = '\0';
+                return line;
+            }
+        }
+        p = s + n;
+        if (*p == '\n')
+            p++;
+    }
+    return line;
+}
+
+/* ---- context ---- */
+
+static char *env_or_null(const char *name)
+{
+    const char *v = getenv(name);
+    return v && *v ? (char *)v : NULL;
+}
+
+int rgs_git_ctx_init(rgs_git_ctx *c, const char *data_dir, const rgs_config *cfg, bool tofu,
+                     double timeout)
+{
+    memset(c, 0, sizeof *c);
+    c->data_dir = rgs_xstrdup(data_dir);
+    c->committer_name = rgs_xstrdup(cfg ? cfg->committer_name : "Relay Git Sync");
+    c->committer_email = rgs_xstrdup(cfg ? cfg->committer_email : "relay-git-sync@localhost");
+    c->timeout = timeout > 0 ? timeout : 120;
+    c->local_timeout = 300;
+
+    char *sshdir = rgs_xasprintf("%s/ssh", data_dir);
+    char *key = NULL, *kh = NULL;
+    int rc = 0;
+    const char *k = env_or_null("SSH_PRIVATE_KEY");
+    if (k) {
+        if (rgs_sshkey_write(sshdir, "git_sync_key", k) < 0)
+            rc = -1;
+        key = rgs_xasprintf("%s/git_sync_key", sshdir);
+    } else if ((k = env_or_null("SSH_PRIVATE_KEY_FILE"))) {
+        key = rgs_xstrdup(k);
+    }
+    const char *h = env_or_null("SSH_KNOWN_HOSTS");
+    if (h) {
+        if (rgs_mkdirs(sshdir, 0700) < 0 || chmod(sshdir, 0700) < 0) {
+            rgs_error("ssh directory '%s': %s", sshdir, strerror(errno));
+            rc = -1;
+        } else {
+            /* rewritten only when SSH_KNOWN_HOSTS changed, so hosts added
+             * by trust-on-first-use are kept meanwhile */
+            int dfd = open(sshdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+            rgs_buf old = RGS_BUF_INIT, want = RGS_BUF_INIT;
+            rgs_buf_puts(&want, h);
+            if (want.len && want.data[want.len - 1] != '\n')
+                rgs_buf_putc(&want, '\n');
+            rgs_buf seen = RGS_BUF_INIT;
+            bool same = dfd >= 0 && rgs_read_file(dfd, "known_hosts.env", &seen, 0) == 0 &&
+                        seen.len == want.len && !memcmp(seen.data, want.data, want.len);
+            if (dfd < 0 ||
+                (!same && (rgs_write_atomic(dfd, "known_hosts", want.data, want.len, 0600) < 0 ||
+                           rgs_write_atomic(dfd, "known_hosts.env", want.data, want.len, 0600) < 0))) {
+                rgs_error("write known hosts '%s/known_hosts': %s", sshdir, strerror(errno));
+                rc = -1;
+            }
+            if (dfd >= 0)
+                close(dfd);
+            rgs_buf_free(&old);
+            rgs_buf_free(&want);
+            rgs_buf_free(&seen);
+        }
+        kh = rgs_xasprintf("%s/known_hosts", sshdir);
+    } else if ((h = env_or_null("SSH_KNOWN_HOSTS_FILE"))) {
+        kh = rgs_xstrdup(h);
+    } else {
+        kh = rgs_xasprintf("%s/known_hosts", sshdir);
+        if (tofu)
+            rgs_mkdirs(sshdir, 0700);
+    }
+    rgs_buf cmd = RGS_BUF_INIT;
+    rgs_buf_puts(&cmd, "ssh");
+    if (key) {
+        rgs_buf_puts(&cmd, " -i ");
+        shell_quote(&cmd, key);
+        rgs_buf_puts(&cmd, " -o IdentitiesOnly=yes");
+    }
+    rgs_buf_puts(&cmd, " -o UserKnownHostsFile=");
+    shell_quote(&cmd, kh);
+    rgs_buf_printf(&cmd,
+                   " -o StrictHostKeyChecking=%s -o BatchMode=yes -o PasswordAuthentication=no"
+                   " -o KbdInteractiveAuthentication=no -o ConnectTimeout=%d"
+                   " -o ServerAliveInterval=10 -o ServerAliveCountMax=3 -o LogLevel=ERROR",
+                   tofu ? "accept-new" : "yes", timeout < 10 ? (int)(timeout > 1 ? timeout : 1) : 10);
+    c->ssh_command = rgs_buf_steal(&cmd, NULL);
+    free(key);
+    free(kh);
+    free(sshdir);
+    return rc;
+}
+
+void rgs_git_ctx_free(rgs_git_ctx *c)
+{
+    free(c->data_dir);
+    free(c->ssh_command);
+    free(c->committer_name);
+    free(c->committer_email);
+    memset(c, 0, sizeof *c);
+}
+
+/* variables the child must not inherit: they would redirect git */
+static bool env_dropped(const char *e)
+{
+    static const char *const names[] = {
+        "GIT_DIR=", "GIT_WORK_TREE=", "GIT_INDEX_FILE=", "GIT_OBJECT_DIRECTORY=",
+        "GIT_ALTERNATE_OBJECT_DIRECTORIES=", "GIT_NAMESPACE=", "GIT_CONFIG=", "GIT_CONFIG_PARAMETERS=",
+        "GIT_CONFIG_COUNT=", "GIT_CONFIG_KEY_", "GIT_CONFIG_VALUE_", "GIT_SSH=", "GIT_SSH_COMMAND=",
+        "GIT_SSH_VARIANT=", "GIT_ASKPASS=", "SSH_ASKPASS=", "GIT_TERMINAL_PROMPT=", "GIT_EDITOR=",
+        "GIT_SEQUENCE_EDITOR=", "LC_ALL=", "LANG=", "LANGUAGE=", "GIT_COMMITTER_", "GIT_AUTHOR_",
+        "RGS_GIT_PASSWORD=", "GIT_TRACE", "GIT_PAGER=", "PAGER=", "GIT_EXEC_PATH=", "SSH_AUTH_SOCK=",
+        "GIT_CEILING_DIRECTORIES=", "GIT_DISCOVERY_ACROSS_FILESYSTEM=", "GIT_REFLOG_ACTION="};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+        if (!strncmp(e, names[i], strlen(names[i])))
+            return true;
+    return false;
+}
+
+static const char *const config_kv[][2] = {
+    {"core.hooksPath", "/dev/null"},
+    {"core.editor", "true"},
+    {"core.askPass", ""},
+    {"credential.helper", ""},
+    {"credential.helper",
+     "!f() { test \"$1\" = get || exit 0; p=\"${RGS_GIT_PASSWORD:-$GIT_TOKEN}\"; "
+     "test -n \"$p\" || exit 0; echo \"username=${GIT_USERNAME:-x-access-token}\"; "
+     "echo \"password=$p\"; }; f"},
+    {"commit.gpgSign", "false"},
+    {"tag.gpgSign", "false"},
+    {"gc.autoDetach", "false"},
+    {"http.lowSpeedLimit", "1000"},
+    {"http.lowSpeedTime", "30"},
+    {"rebase.autoStash", "false"},
+    {"rebase.autoSquash", "false"},
+    {"rebase.updateRefs", "false"},
+    {"merge.autoStash", "false"},
+    {"pull.rebase", "false"},
+    {"advice.detachedHead", "false"},
+    {"protocol.ext.allow", "never"},
+    {"core.sshCommand", ""},
+    {"push.default", "nothing"},
+};
+
+int rgs_git_cli(const rgs_git_ctx *c, const char *cwd, const char *password, bool network,
+                rgs_buf *out, rgs_buf *err, ...)
+{
+    const char *args[64];
+    int n = 0;
+    va_list ap;
+    va_start(ap, err);
+    const char *a;
+    while ((a = va_arg(ap, const char *)) && n < 62)
+        args[n++] = a;
+    va_end(ap);
+    args[n] = NULL;
+    return rgs_git_cliv(c, cwd, password, network, out, err, args);
+}
+
+int rgs_git_cliv(const rgs_git_ctx *c, const char *cwd, const char *password, bool network,
+                 rgs_buf *out, rgs_buf *err, const char *const *args)
+{
+    const char *argv[66];
+    int argc = 0;
+    argv[argc++] = "git";
+    for (; *args && argc < 65; args++)
+        argv[argc++] = *args;
+    argv[argc] = NULL;
+
+    /* environment */
+    size_t nenv = 0;
+    for (char **e = environ; *e; e++)
+        nenv++;
+    size_t ncfg = sizeof config_kv / sizeof *config_kv;
+    char **envp = rgs_xcalloc(nenv + 2 * ncfg + 32, sizeof *envp);
+    size_t k = 0;
+    for (char **e = environ; *e; e++)
+        if (!env_dropped(*e))
+            envp[k++] = rgs_xstrdup(*e);
+    envp[k++] = rgs_xasprintf("GIT_CONFIG_COUNT=%zu", ncfg + 2);
+    for (size_t i = 0; i < ncfg; i++) {
+        envp[k++] = rgs_xasprintf("GIT_CONFIG_KEY_%zu=%s", i, config_kv[i][0]);
+        envp[k++] = rgs_xasprintf("GIT_CONFIG_VALUE_%zu=%s", i, config_kv[i][1]);
+    }
+    envp[k++] = rgs_xasprintf("GIT_CONFIG_KEY_%zu=user.name", ncfg);
+    envp[k++] = rgs_xasprintf("GIT_CONFIG_VALUE_%zu=%s", ncfg, c->committer_name);
+    envp[k++] = rgs_xasprintf("GIT_CONFIG_KEY_%zu=user.email", ncfg + 1);
+    envp[k++] = rgs_xasprintf("GIT_CONFIG_VALUE_%zu=%s", ncfg + 1, c->committer_email);
+    envp[k++] = rgs_xasprintf("GIT_COMMITTER_NAME=%s", c->committer_name);
+    envp[k++] = rgs_xasprintf("GIT_COMMITTER_EMAIL=%s", c->committer_email);
+    envp[k++] = rgs_xstrdup("GIT_TERMINAL_PROMPT=0");
+    envp[k++] = rgs_xstrdup("GIT_EDITOR=true");
+    envp[k++] = rgs_xstrdup("GIT_SEQUENCE_EDITOR=true");
+    envp[k++] = rgs_xstrdup("GIT_PAGER=cat");
+    envp[k++] = rgs_xstrdup("LC_ALL=C");
+    if (c->ssh_command) {
+        envp[k++] = rgs_xasprintf("GIT_SSH_COMMAND=%s", c->ssh_command);
+        envp[k++] = rgs_xstrdup("GIT_SSH_VARIANT=ssh");
+    }
+    if (password)
+        envp[k++] = rgs_xasprintf("RGS_GIT_PASSWORD=%s", password);
+    envp[k] = NULL;
+
+    int po[2], pe[2];
+    int rc = -1;
+    if (pipe2(po, O_CLOEXEC) < 0) {
+        rgs_error("pipe: %s", strerror(errno));
+        goto done_env;
+    }
+    if (pipe2(pe, O_CLOEXEC) < 0) {
+        rgs_error("pipe: %s", strerror(errno));
+        close(po[0]);
+        close(po[1]);
+        goto done_env;
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        rgs_error("fork: %s", strerror(errno));
+        close(po[0]), close(po[1]), close(pe[0]), close(pe[1]);
+        goto done_env;
+    }
+    if (pid == 0) {
+        setpgid(0, 0);
+        signal(SIGPIPE, SIG_DFL);
+        int nul = open("/dev/null", O_RDONLY);
+        if (nul < 0 || dup2(nul, 0) < 0 || dup2(po[1], 1) < 0 || dup2(pe[1], 2) < 0)
+            _exit(127);
+        if (cwd && chdir(cwd) < 0)
+            _exit(126);
+        execvpe("git", (char *const *)argv, envp);
+        _exit(127);
+    }
+    setpgid(pid, pid);
+    close(po[1]);
+    close(pe[1]);
+    double limit = network ? c->timeout : c->local_timeout;
+    double deadline = rgs_mono() + limit;
+    bool timed_out = false;
+    rgs_buf sink = RGS_BUF_INIT;
+    struct pollfd fds[2] = {{po[0], POLLIN, 0}, {pe[0], POLLIN, 0}};
+    int open_fds = 2;
+    while (open_fds > 0) {
+        double left = deadline - rgs_mono();
+        if (left <= 0) {
+            timed_out = true;
+            break;
+        }
+        int r = poll(fds, 2, (int)(left * 1000) + 1);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            break;
+        }
+        for (int i = 0; i < 2; i++) {
+            if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR)))
+                continue;
+            char buf[65536];
+            ssize_t n = read(fds[i].fd, buf, sizeof buf);
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n <= 0) {
+                close(fds[i].fd);
+                fds[i].fd = -1;
+                open_fds--;
+                continue;
+            }
+            rgs_buf *dst = i == 0 ? out : err;
+            if (!dst)
+                dst = &sink;
+            if (dst->len < OUT_MAX)
+                rgs_buf_append(dst, buf, (size_t)n);
+            rgs_buf_reset(&sink);
+        }
+    }
+    rgs_buf_free(&sink);
+    if (timed_out)
+        kill(-pid, SIGKILL);
+    for (int i = 0; i < 2; i++)
+        if (fds[i].fd >= 0)
+            close(fds[i].fd);
+    int st = 0;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+        ;
+    if (timed_out) {
+        rc = -2;
+        if (err)
+            rgs_buf_printf(err, "\ntimed out after %.0f s\n", limit);
+    } else if (WIFEXITED(st)) {
+        rc = WEXITSTATUS(st);
+        if (rc == 127) {
+            rgs_error("cannot run git (is it installed?)");
+            rc = -1;
+        }
+    } else {
+        rc = 128 + WTERMSIG(st);
+    }
+    if (err)
+        redact_text(err);
+done_env:
+    for (size_t i = 0; envp[i]; i++) {
+        if (!strncmp(envp[i], "RGS_GIT_PASSWORD=", 17))
+            explicit_bzero(envp[i], strlen(envp[i]));
+        free(envp[i]);
+    }
+    free(envp);
+    return rc;
+}
+
+/* ---- stale locks ---- */
+
+static void collect_locks(const char *dir, int depth, rgs_buf *list)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.' && (!e->d_name[1] || (e->d_name[1] == '.' && !e->d_name[2])))
+            continue;
+        char *p = rgs_xasprintf("%s/%s", dir, e->d_name);
+        struct stat st;
+        if (lstat(p, &st) == 0) {
+            size_t n = strlen(e->d_name);
+            if (S_ISDIR(st.st_mode) && depth < 12)
+                collect_locks(p, depth + 1, list);
+            else if (S_ISREG(st.st_mode) && n > 5 && !strcmp(e->d_name + n - 5, ".lock")) {
+                rgs_buf_puts(list, p);
+                rgs_buf_putc(list, '\0');
+            }
+        }
+        free(p);
+    }
+    closedir(d);
+}
+
+/* is `path` open in any process we can see? */
+static bool open_anywhere(const char *path)
+{
+    char real[PATH_MAX];
+    if (!realpath(path, real))
+        return false;
+    struct stat want;
+    if (stat(real, &want) < 0)
+        return false;
+    DIR *proc = opendir("/proc");
+    if (!proc)
+        return true; /* cannot tell: keep it */
+    bool found = false;
+    struct dirent *p;
+    while (!found && (p = readdir(proc))) {
+        if (p->d_name[0] < '0' || p->d_name[0] > '9')
+            continue;
+        char fddir[300];
+        snprintf(fddir, sizeof fddir, "/proc/%.200s/fd", p->d_name);
+        DIR *fd = opendir(fddir);
+        if (!fd)
+            continue;
+        struct dirent *f;
+        while ((f = readdir(fd))) {
+            if (f->d_name[0] == '.')
+                continue;
+            char link[600];
+            snprintf(link, sizeof link, "%s/%.250s", fddir, f->d_name);
+            struct stat st;
+            if (stat(link, &st) == 0 && st.st_dev == want.st_dev && st.st_ino == want.st_ino) {
+                found = true;
+                break;
+            }
+        }
+        closedir(fd);
+    }
+    closedir(proc);
+    return found;
+}
+
+int rgs_git_clean_stale_locks(const char *gitdir, int *busy)
+{
+    if (busy)
+        *busy = 0;
+    rgs_buf list = RGS_BUF_INIT;
+    static const char *const top[] = {"index.lock", "HEAD.lock", "config.lock", "packed-refs.lock",
+                                      "ORIG_HEAD.lock", "FETCH_HEAD.lock", "MERGE_HEAD.lock",
+                                      "shallow.lock"};
+    for (size_t i = 0; i < sizeof top / sizeof *top; i++) {
+        char *p = rgs_xasprintf("%s/%s", gitdir, top[i]);
+        if (access(p, F_OK) == 0) {
+            rgs_buf_puts(&list, p);
+            rgs_buf_putc(&list, '\0');
+        }
+        free(p);
+    }
+    char *refs = rgs_xasprintf("%s/refs", gitdir);
+    collect_locks(refs, 0, &list);
+    free(refs);
+    int removed = 0;
+    double now = rgs_now();
+    for (size_t off = 0; off < list.len; off += strlen(list.data + off) + 1) {
+        const char *p = list.data + off;
+        struct stat st;
+        if (lstat(p, &st) < 0)
+            continue;
+        double age = now - ((double)st.st_mtim.tv_sec + st.st_mtim.tv_nsec / 1e9);
+        if (age < 2 || open_anywhere(p)) {
+            rgs_warn("git lock '%s': in use by another process; leaving it", p);
+            if (busy)
+                (*busy)++;
+            continue;
+        }
+        if (unlink(p) == 0) {
+            rgs_warn("git lock '%s': stale (no process has it open); removed", p);
+            removed++;
+        }
+    }
+    rgs_buf_free(&list);
+    return removed;
+}
+
+/* ---- staging and committing ---- */
+
+static bool path_ok(const char *p)
+{
+    if (!*p || *p == '/')
+        return false;
+    const char *s = p;
+    while (*s) {
+        size_t n = strcspn(s, "/");
+        if (n == 0 || (n == 1 && s[0] == '.') || (n == 2 && !strncmp(s, "..", 2)) ||
+            (n == 4 && !strncasecmp(s, ".git", 4)))
+            return false;
+        s += n;
+        if (*s == '/')
+            s++;
+    }
+    return true;
+}
+
+static int tree_entry_id(git_tree *tree, const char *path, git_oid *id)
+{
+    if (!tree)
+        return -1;
+    git_tree_entry *te = NULL;
+    if (git_tree_entry_bypath(&te, tree, path) < 0)
+        return -1;
+    int rc = git_tree_entry_type(te) == GIT_OBJECT_BLOB ? 0 : -1;
+    if (rc == 0)
+        git_oid_cpy(id, git_tree_entry_id(te));
+    git_tree_entry_free(te);
+    return rc;
+}
+
+static git_tree *head_tree(git_repository *repo)
+{
+    git_object *obj = NULL;
+    if (git_revparse_single(&obj, repo, "HEAD^{tree}") < 0) {
+        git_error_clear();
+        return NULL;
+    }
+    return (git_tree *)obj;
+}
+
+int rgs_git_stage_paths(git_repository *repo, const char *const *paths, size_t n, rgs_git_change *chg,
+                        size_t *refused)
+{
+    if (refused)
+        *refused = 0;
+    const char *wd = git_repository_workdir(repo);
+    git_index *idx = NULL;
+    if (!wd || git_repository_index(&idx, repo) < 0 || git_index_read(idx, 0) < 0) {
+        rgs_error("open index: %s", rgs_git_error());
+        git_index_free(idx);
+        return -1;
+    }
+    int rc = 0;
+    /* two passes: removals first, so a file that became a directory (or
+     * the reverse) never collides with its own old entry */
+    for (int pass = 0; pass < 2 && rc == 0; pass++) {
+        for (size_t i = 0; i < n; i++) {
+            const char *p = paths[i];
+            if (!path_ok(p)) {
+                if (pass == 0) {
+                    rgs_warn("stage '%s': not a path the sync may commit; skipped", p);
+                    if (refused)
+                        (*refused)++;
+                }
+                continue;
+            }
+            char *full = rgs_xasprintf("%s%s", wd, p);
+            struct stat st;
+            bool present = lstat(full, &st) == 0;
+            free(full);
+            bool file = present && (S_ISREG(st.st_mode) || S_ISLNK(st.st_mode));
+            if (pass == 0 && !file) {
+                if (git_index_remove_bypath(idx, p) < 0) {
+                    rgs_error("unstage '%s': %s", p, rgs_git_error());
+                    rc = -1;
+                    break;
+                }
+            } else if (pass == 1 && file) {
+                if (git_index_add_bypath(idx, p) < 0) {
+                    rgs_error("stage '%s': %s", p, rgs_git_error());
+                    rc = -1;
+                    break;
+                }
+            }
+        }
+    }
+    if (rc == 0 && git_index_write(idx) < 0) {
+        rgs_error("write index: %s", rgs_git_error());
+        rc = -1;
+    }
+    if (rc == 0 && chg) {
+        git_tree *tree = head_tree(repo);
+        for (size_t i = 0; i < n; i++) {
+            const char *p = paths[i];
+            if (!path_ok(p))
+                continue;
+            bool dup = false;
+            for (size_t j = 0; j < i && !dup; j++)
+                dup = !strcmp(paths[j], p);
+            if (dup)
+                continue;
+            git_oid before;
+            bool had = tree_entry_id(tree, p, &before) == 0;
+            const git_index_entry *e = git_index_get_bypath(idx, p, 0);
+            if (had && !e) {
+                chg->deleted++;
+                rgs_buf_printf(&chg->paths, "D %s\n", p);
+            } else if (!had && e) {
+                chg->added++;
+                rgs_buf_printf(&chg->paths, "A %s\n", p);
+            } else if (had && e && !git_oid_equal(&before, &e->id)) {
+                chg->modified++;
+                rgs_buf_printf(&chg->paths, "M %s\n", p);
+            }
+        }
+        git_tree_free(tree);
+        git_error_clear();
+    }
+    git_index_free(idx);
+    return rc;
+}
+
+int rgs_git_commit_index(git_repository *repo, const git_signature *author,
+                         const git_signature *committer, const char *message, bool *made,
+                         char hex[41])
+{
+    *made = false;
+    hex[0] = '\0';
+    git_index *idx = NULL;
+    git_oid tree_id, commit_id;
+    git_tree *tree = NULL;
+    git_commit *parent = NULL;
+    int rc = -1;
+    if (git_repository_index(&idx, repo) < 0 || git_index_read(idx, 0) < 0 ||
+        git_index_write_tree(&tree_id, idx) < 0) {
+        rgs_error("write tree: %s", rgs_git_error());
+        goto out;
+    }
+    git_object *head = NULL;
+    if (git_revparse_single(&head, repo, "HEAD^{commit}") == 0) {
+        parent = (git_commit *)head;
+        if (git_oid_equal(git_commit_tree_id(parent), &tree_id)) {
+            git_oid_tostr(hex, 41, git_commit_id(parent));
+            rc = 0; /* nothing changed: no empty commit */
+            goto out;
+        }
+    } else {
+        git_error_clear();
+    }
+    if (git_tree_lookup(&tree, repo, &tree_id) < 0) {
+        rgs_error("look up tree: %s", rgs_git_error());
+        goto out;
+    }
+    const git_commit *parents[1] = {parent};
+    if (git_commit_create(&commit_id, repo, "HEAD", author, committer, "UTF-8", message, tree,
+                          parent ? 1 : 0, parents) < 0) {
+        rgs_error("commit: %s", rgs_git_error());
+        goto out;
+    }
+    git_oid_tostr(hex, 41, &commit_id);
+    *made = true;
+    rc = 0;
+out:
+    git_tree_free(tree);
+    git_commit_free(parent);
+    git_index_free(idx);
+    return rc;
+}
+
+bool rgs_git_ref_hex(git_repository *repo, const char *refname, char hex[41])
+{
+    git_object *obj = NULL;
+    char *spec = rgs_xasprintf("%s^{commit}", refname);
+    int rc = git_revparse_single(&obj, repo, spec);
+    free(spec);
+    if (rc < 0) {
+        git_error_clear();
+        hex[0] = '\0';
+        return false;
+    }
+    git_oid_tostr(hex, 41, git_object_id(obj));
+    git_object_free(obj);
+    return true;
+}
