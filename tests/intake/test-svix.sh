@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# Svix / Standard Webhooks signatures made by the npm svix package
+# (Webhook.sign), sent with curl to rgs-accept + rgs-verify: valid, wrong
+# secret, stale and future timestamps, replays (also concurrent), several
+# signatures, webhook-* headers.
+. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/lib-intake.sh"
+
+secret=whsec_$(head -c 24 /dev/urandom | base64)
+other=whsec_$(head -c 24 /dev/urandom | base64)
+export WEBHOOK_SECRET=$secret
+dd=$RGS_TMP/d
+start_accept "$dd" || { notok "rgs-accept starts"; done_testing; }
+url=http://127.0.0.1:$PORT/webhooks
+bf=$RGS_TMP/body
+sign() { node "$RGS_ROOT/tests/intake/svix-sign.js" "$1" "$2" "$3" "$bf"; } # SECRET ID TS
+
+# post PREFIX ID TS SIG [extra curl args]: prints "status body"
+post() {
+  local p=$1 id=$2 ts=$3 sig=$4; shift 4
+  curl -s --max-time 20 -w ' %{http_code}\n' -H 'Content-Type: application/json' \
+    -H "$p-id: $id" -H "$p-timestamp: $ts" -H "$p-signature: $sig" "$@" --data-binary @"$bf" "$url"
+}
+
+now=$(date +%s)
+body "$DOC_ID" evt_one >"$bf"
+sig=$(sign "$secret" msg_one "$now")
+t_ok "svix produced a v1 signature" test "${sig#v1,}" != "$sig"
+t_is "valid svix-* signature: 200" "$(post svix msg_one "$now" "$sig")" '{"status":"received"} 200'
+t_is "spooled once" "$(spooled "$dd")" 1
+t_is "record says auth svix" "$(jq -r .auth "$dd"/spool/new/*)" svix
+t_is "replay of the same request: 409" "$(post svix msg_one "$now" "$sig")" '{"error":"Message already received"} 409'
+sig2=$(sign "$secret" msg_one "$((now + 5))")
+t_is "same message id re-signed with a new timestamp: 409" "$(post svix msg_one "$((now + 5))" "$sig2")" \
+  '{"error":"Message already received"} 409'
+t_is "still one entry" "$(spooled "$dd")" 1
+
+body "$DOC_ID" evt_two >"$bf"
+sig=$(sign "$secret" msg_two "$now")
+t_is "webhook-* headers: 200" "$(post webhook msg_two "$now" "$sig")" '{"status":"received"} 200'
+
+body "$DOC_ID" evt_three >"$bf"
+sig=$(sign "$other" msg_three "$now")
+t_is "wrong secret: 401 with the svix library's reason" "$(post svix msg_three "$now" "$sig")" \
+  '{"error":"Authentication failed: Signature validation failed: No matching signature found"} 401'
+old=$((now - 400)); sig=$(sign "$secret" msg_three "$old")
+t_is "timestamp 400 s old: 401" "$(post svix msg_three "$old" "$sig")" \
+  '{"error":"Authentication failed: Signature validation failed: Message timestamp too old"} 401'
+new=$((now + 400)); sig=$(sign "$secret" msg_three "$new")
+t_is "timestamp 400 s ahead: 401" "$(post svix msg_three "$new" "$sig")" \
+  '{"error":"Authentication failed: Signature validation failed: Message timestamp too new"} 401'
+good=$(sign "$secret" msg_three "$now") bad=$(sign "$other" msg_three "$now")
+t_is "several signatures, one good: 200" "$(post svix msg_three "$now" "$bad v1a,xyz $good")" '{"status":"received"} 200'
+
+body "$DOC_ID" evt_four >"$bf"
+good=$(sign "$secret" msg_four "$now")
+t_is "the good signature under version v2: 401" "$(post svix msg_four "$now" "v2,${good#v1,}" -o /dev/null)" ' 401'
+t_is "refused attempts do not burn the id: 200 afterwards" "$(post svix msg_four "$now" "$good")" '{"status":"received"} 200'
+body "$DOC_ID" evt_five >"$bf"
+good=$(sign "$secret" msg_five "$now")
+body "$DOC_ID" evt_fivX >"$bf"
+t_is "body changed after signing: 401" "$(post svix msg_five "$now" "$good" -o /dev/null)" ' 401'
+t_is "no signature headers: 401 Authentication required" \
+  "$(curl -s -w ' %{http_code}' -H "Authorization: Bearer $secret" --data-binary @"$bf" "$url")" \
+  '{"error":"Authentication required"} 401'
+t_is "svix-* incomplete, webhook-* complete: uses webhook-*" \
+  "$(post webhook msg_five "$now" "$(sign "$secret" msg_five "$now")" -H 'svix-id: msg_other')" '{"status":"received"} 200'
+
+# ten concurrent copies of one signed request: exactly one 200
+body "$DOC_ID" evt_race >"$bf"
+sig=$(sign "$secret" msg_race "$now")
+for i in 1 2 3 4 5 6 7 8 9 10; do post svix msg_race "$now" "$sig" -o /dev/null >"$RGS_TMP/race.$i" & done
+wait_race() { local i; for i in 1 2 3 4 5 6 7 8 9 10; do while [ ! -s "$RGS_TMP/race.$i" ]; do sleep 0.05; done; done; }
+wait_race
+t_is "concurrent replays: one 200, nine 409" "$(cat "$RGS_TMP"/race.* | sort | uniq -c | awk '{print $1 $2}' | paste -sd' ')" "1200 9409"
+t_is "six events spooled in all" "$(spooled "$dd")" 6
+t_is "replay markers live under spool/seen/" "$(find "$dd/spool/seen" -type f | wc -l)" 6
+t_is "markers are not spool entries (depth 6)" "$(curl -s "http://127.0.0.1:$PORT/health" | jq .spool.depth)" 6
+kill "$ACCEPT_PID"; wait "$ACCEPT_PID" 2>/dev/null
+t_fails "the secret never appears in the logs" grep -qF -e "${secret#whsec_}" "$RGS_TMP/server.log"
+done_testing
