@@ -134,6 +134,12 @@ int rgs_ydoc_text(const rgs_ydoc *d, const char *root, rgs_buf *out);
  * Returns 0, or -1 (nothing appended) when there is no such root. */
 int rgs_ydoc_json(const rgs_ydoc *d, const char *root, enum rgs_ykind k, unsigned flags, rgs_buf *out);
 
+/* rgs_ydoc_json_string: append s[0..n) (UTF-8) to *out as a JSON string
+ * escaped the way JSON.stringify does it (", \, control characters; all
+ * other characters raw).  For callers that build JSON around
+ * rgs_ydoc_json output (root names as keys). */
+void rgs_ydoc_json_string(rgs_buf *out, const char *s, size_t n);
+
 /* Value walk: the same values rgs_ydoc_json prints, delivered as events, for
  * callers that need more than JSON text (exact integers, binary bytes,
  * sub-document guids, whether an object is a Y.Map or a plain value). */
@@ -180,6 +186,24 @@ typedef struct {
  * No callback may be NULL. */
 int rgs_ydoc_walk(const rgs_ydoc *d, const char *root, enum rgs_ykind k, const rgs_yvisitor *v,
                   void *ctx);
+
+/* rgs_ydoc_dump: append to *out one line per stored struct (diagnostics,
+ * golden tests of yjs.md §9.2), clients in ascending id order, each in
+ * clock order:
+ *   <client> <clock> <len> <kind>[ del] o=<client>:<clock>|- r=<client>:<clock>|-
+ *   p=<root name JSON>|<client>:<clock>|- k=<key JSON>|- c=<content>
+ * (one line; kind: GC Deleted JSON Binary String Embed Format Type Any Doc;
+ * o/r: origin and right origin as resolved; p: the parent root or the ID of
+ * the item holding the parent type; content: String as a JSON string, Any
+ * and JSON as a JSON array of the values, Type as its type ref, Deleted and
+ * GC as nothing, others as their JSON).  Pending structs are not listed. */
+void rgs_ydoc_dump(const rgs_ydoc *d, rgs_buf *out);
+
+/* rgs_ydoc_selfcheck: verify the document's invariants (tests, fuzzing):
+ * every client's store is gap-free from clock 0 to its state; every type's sequence list and every key chain is a well-formed
+ * doubly linked list of items of that type; every map entry points to its
+ * chain's tail.  Returns 0, or -1 with a description in msg[0..msgsz). */
+int rgs_ydoc_selfcheck(const rgs_ydoc *d, char *msg, size_t msgsz);
 
 /* rgs_ydoc_free: release a document and everything it owns.  NULL is fine. */
 void rgs_ydoc_free(rgs_ydoc *d);
