@@ -95,33 +95,57 @@ static void redact_text(rgs_buf *b)
     *b = out;
 }
 
+/* the most telling line: a known network/SSH failure, else the first
+ * "fatal:", else "error:", else the first line with a letter that is not a
+ * hint */
 const char *rgs_git_first_line(const rgs_buf *err)
 {
     static char line[301];
     line[0] = '\0';
     if (!err || !err->data)
         return line;
+    static const char *const known[] = {"Host key verification failed", "IDENTIFICATION HAS CHANGED",
+                                        "Permission denied", "Connection refused", "timed out",
+                                        "Could not resolve", "No route to host",
+                                        "Authentication failed", "not found", "does not appear"};
+    const char *best = NULL;
+    size_t best_n = 0;
+    int best_rank = 1000;
     const char *p = err->data;
     while (*p) {
         size_t n = strcspn(p, "\n");
         const char *s = p;
-        while (n && (*s == ' ' || *s == '\t')) {
+        size_t m = n;
+        while (m && (*s == ' ' || *s == '\t')) {
             s++;
-            n--;
+            m--;
         }
-        if (n) {
-            /* skip git's "hint:" lines and the progress noise */
-            if (strncmp(s, "hint:", 5) && strncmp(s, "To ", 3)) {
-                snprintf(line, sizeof line, "%.*s", (int)(n > 300 ? 300 : n), s);
-                while (*line && line[strlen(line) - 1] == '\r')
-                    line[strlen(line) - 1] = '\0';
-                return line;
+        while (m && (s[m - 1] == '\r' || s[m - 1] == ' '))
+            m--;
+        bool letter = false;
+        for (size_t i = 0; i < m && !letter; i++)
+            letter = (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z');
+        if (m && letter && strncmp(s, "hint:", 5) && strncmp(s, "To ", 3)) {
+            int rank = 102;
+            for (size_t k = 0; k < sizeof known / sizeof *known && rank == 102; k++)
+                if (memmem(s, m, known[k], strlen(known[k])))
+                    rank = (int)k;
+            if (rank == 102 && !strncmp(s, "fatal:", 6))
+                rank = 100;
+            else if (rank == 102 && !strncmp(s, "error:", 6))
+                rank = 101;
+            if (rank < best_rank) {
+                best = s;
+                best_n = m;
+                best_rank = rank;
             }
         }
-        p = s + n;
+        p += n;
         if (*p == '\n')
             p++;
     }
+    if (best)
+        snprintf(line, sizeof line, "%.*s", (int)(best_n > 300 ? 300 : best_n), best);
     return line;
 }
 
