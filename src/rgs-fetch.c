@@ -553,7 +553,8 @@ static void handle_op(size_t si)
         json_t *op = json_deep_copy(s->in);
         json_object_set_new(op, "blob", json_string(hash));
         json_object_set_new(op, "sha256", json_string(hash));
-        s->out[slot_reserve(s)] = op;
+        size_t pos = slot_reserve(s);
+        s->out[pos] = op;
         rgs_debug("blob '%s': already in the cache", hash);
         return;
     }

@@ -713,6 +713,10 @@ async function handle(req, res) {
   log(line);
   if (u.pathname.startsWith('/_control/')) return control(req, res, u);
 
+  // count every Relay API request by kind, injected failures included
+  if (DOC_RE.test(u.pathname)) { if (u.pathname.endsWith('/as-update')) stats.as_update++; else stats.update_post++; }
+  else if (FILE_RE.test(u.pathname)) stats.download_url++;
+  else if (BLOB_RE.test(u.pathname)) stats.blob++;
   const rule = takeRule(line);
   if (rule) {
     if (rule.action === 'drop') { req.socket.destroy(); return; }
@@ -728,7 +732,6 @@ async function handle(req, res) {
     if (!authorized(req)) { stats.unauthorized++; return send(res, 401, { error: 'Unauthorized' }); }
     const [relay, id] = splitDocId(m[1]);
     if (m[2] === 'as-update' && req.method === 'GET') {
-      stats.as_update++;
       stats.per_doc[id || m[1]] = (stats.per_doc[id || m[1]] || 0) + 1;
       // Relay loads or creates any doc on demand: unknown ids are the empty update 00 00.
       const d = relay === opt.relay ? docs.get(id) : null;
@@ -743,7 +746,6 @@ async function handle(req, res) {
       return send(res, 200, bytes, 'application/octet-stream');
     }
     if (m[2] === 'update' && req.method === 'POST') {
-      stats.update_post++;
       if (relay !== opt.relay) return send(res, 403, { error: 'Forbidden' });
       const body = await readBody(req);
       try { Y.applyUpdate(id === opt.folder ? folderDoc : serverDoc(id), body, { user: null }); } catch (e) { return send(res, 400, { error: 'bad update' }); }
@@ -754,7 +756,6 @@ async function handle(req, res) {
 
   m = FILE_RE.exec(u.pathname);
   if (m && req.method === 'GET') {
-    stats.download_url++;
     if (!authorized(req)) { stats.unauthorized++; return send(res, 401, { error: 'Unauthorized' }); }
     const [relay, id] = splitDocId(m[1]);
     const hash = (u.searchParams.get('hash') || '').toLowerCase();
@@ -769,7 +770,6 @@ async function handle(req, res) {
 
   m = BLOB_RE.exec(u.pathname);
   if (m && req.method === 'GET') {
-    stats.blob++;
     // A presigned S3 URL refuses a second auth mechanism (400), so a client
     // that sends its Relay bearer along is caught here.
     if (req.headers.authorization) { stats.blob_with_auth++; return send(res, 400, { error: 'Only one auth mechanism allowed' }); }
