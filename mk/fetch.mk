@@ -1,7 +1,7 @@
 # Relay-facing area: rgs-fetch (lib/rgs_relay: libcurl client; lib/rgs_canvas:
 # canvas export; lib/rgs_folder: filemeta_v0 + docs merge) and the Relay
 # stand-in in tests/standin.
-# rgs-fetch joins TOOLS once lib/rgs_ydoc.c is on main.
+TOOLS += rgs-fetch
 rgs-fetch_LIBS := util record crypto toml config state folder canvas relay ydoc
 rgs-fetch_PKGS := jansson libcurl libcrypto
 
