@@ -156,7 +156,7 @@ t_is "a cached blob is never downloaded twice" "$(si_get stats | jq -r '[.downlo
 # ---------------------------------------------------------------- input errors
 printf '{"v":2,"type":"event"}\n' | fetch >/dev/null 2>&1
 t_is "unknown v: exit 100" "$?" 100
-t_status "--help: exit 0" 0 rgs-fetch --help >/dev/null
+t_status "--help: exit 0" 0 sh -c "rgs-fetch --help >/dev/null"
 t_status "no Relay URL: exit 100" 100 env -u RELAY_SERVER_URL rgs-fetch -d "$D" </dev/null 2>/dev/null
 t_status "ftp:// Relay URL refused: exit 100" 100 rgs-fetch -d "$D" --relay-server-url ftp://x/ </dev/null 2>/dev/null
 done_testing
