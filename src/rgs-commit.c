@@ -141,6 +141,7 @@ static bool has_git(const repo_t *r)
 /* ---- push state and /health status ---- */
 
 static json_t *pstate; /* {"<relay>/<folder>": {"<remote>": {...}, "_prepare": {...}}} */
+static bool pstate_dirty;
 
 static json_t *pstate_get(const repo_t *r, const char *remote)
 {
@@ -173,8 +174,9 @@ static void pstate_load(void)
 
 static void pstate_save(void)
 {
-    if (dry_run)
+    if (dry_run || !pstate_dirty)
         return;
+    pstate_dirty = false;
     char *s = json_dumps(pstate, JSON_INDENT(2) | JSON_SORT_KEYS);
     const char *dirs[2] = {"commit", "status"};
     const char *names[2] = {"push-state.json", "push.json"};
@@ -202,6 +204,7 @@ static double backoff_for(long failures)
 static double pstate_result(json_t *o, const char *result, const char *commit, const char *reason,
                             double now)
 {
+    pstate_dirty = true;
     bool bad = !strcmp(result, "error") || !strcmp(result, "rejected");
     long failures = bad ? (long)json_integer_value(json_object_get(o, "failures")) + 1 : 0;
     double next = bad ? now + backoff_for(failures) : 0;
@@ -365,6 +368,15 @@ static int journal_take(const repo_t *r)
     }
     rgs_buf all = RGS_BUF_INIT, cur = RGS_BUF_INIT;
     int rc = -1;
+    if (access(r->taken, F_OK) != 0) {
+        /* the usual case: the journal becomes the taken journal */
+        char *d = rgs_xstrdup(r->journal);
+        *strrchr(d, '/') = '\0';
+        if (rename(r->journal, r->taken) == 0 && rgs_fsync_dir(AT_FDCWD, d) == 0)
+            rc = 0;
+        free(d);
+        goto out;
+    }
     if (rgs_read_file(AT_FDCWD, r->taken, &all, 0) < 0 && errno != ENOENT)
         goto out;
     if (rgs_read_fd(fd, &cur, 0) < 0)
@@ -393,14 +405,13 @@ out:
     return rc;
 }
 
+/* the commit is durable: forget the taken journal.  No directory fsync:
+ * should the unlink be lost in a crash, the journal is replayed, which
+ * stages the same content again and makes no commit. */
 static void journal_done(const repo_t *r)
 {
     if (unlink(r->taken) < 0 && errno != ENOENT)
         rgs_warn("remove '%s': %s", r->taken, strerror(errno));
-    char *dir = rgs_xstrdup(r->taken);
-    *strrchr(dir, '/') = '\0';
-    rgs_fsync_dir(AT_FDCWD, dir);
-    free(dir);
 }
 
 /* ---- repository set-up ---- */
@@ -841,6 +852,8 @@ static int do_commit(repo_t *r, git_repository *repo, double now)
         rgs_debug("repository '%s': the pending changes leave the tree as it is; no commit", r->dir);
     }
     (void)now;
+    /* objects, index, ref and reflog are durable (libgit2 fsyncs them:
+     * GIT_OPT_ENABLE_FSYNC_GITDIR) before the journal goes */
     journal_done(r);
     rc = 0;
 out:
@@ -1515,7 +1528,7 @@ int main(int argc, char **argv)
         return RGS_EX_OK;
     }
     git_libgit2_init();
-    git_libgit2_opts(GIT_OPT_ENABLE_FSYNC_GITDIR, 1);
+    git_libgit2_opts(GIT_OPT_ENABLE_FSYNC_GITDIR, 1); /* commits survive power loss */
     if (rgs_git_ctx_init(&gctx, data_dir, cfg, tofu, git_timeout) < 0)
         worse(RGS_EX_TEMP);
     pstate_load();

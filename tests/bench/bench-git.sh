@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# Git area benchmark (make bench): committing one changed note with
+# rgs-commit (libgit2, staging only the journal's paths) against
+# `git add -A && git commit` of the same change on the same repository,
+# for 1,000, 10,000 and 50,000 files; then push times to a local bare
+# repository and over SSH on loopback.  Medians of ROUNDS runs, measured in
+# this run on this machine.  Repositories are made here, in a temp dir.
+#   BENCH_SIZES="1000 10000 50000" BENCH_ROUNDS=5 bash tests/bench/bench-git.sh
+set -u
+top=$(cd "$(dirname "$0")/../.." && pwd)
+BIN=${RGS_BIN:-$top/build/bin}
+export PATH="$BIN:$PATH"
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/rgs-bench-git.XXXXXX")
+sshd_pid=""
+trap '[ -n "$sshd_pid" ] && kill $sshd_pid 2>/dev/null; rm -rf "$tmp"' EXIT
+cd "$tmp"
+SIZES=${BENCH_SIZES:-1000 10000 50000}
+ROUNDS=${BENCH_ROUNDS:-5}
+R=0f8c1a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5b F=11111111-2222-3333-4444-555555555555
+export GIT_AUTHOR_NAME=Bench GIT_AUTHOR_EMAIL=bench@example.org GIT_COMMITTER_NAME=Bench GIT_COMMITTER_EMAIL=bench@example.org
+unset SSH_PRIVATE_KEY SSH_KNOWN_HOSTS RGS_GIT_CONFIG_FILE
+
+now() { date +%s.%N; }
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+ms() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.1f", (b - a) * 1000}'; }
+
+make_repo() { # DIR N: N notes in directories of 100, committed
+  local d=$1 n=$2
+  git init -q -b main "$d"
+  awk -v n="$n" -v d="$d" 'BEGIN { for (i = 0; i < n; i++) { dir = sprintf("%s/notes/d%03d", d, int(i / 100));
+      if (i % 100 == 0) system("mkdir -p " dir); f = sprintf("%s/n%05d.md", dir, i);
+      printf "# Note %d\n\nSome text of note %d.\n", i, i > f; close(f) } }'
+  git -C "$d" config gc.auto 0   # no background gc while measuring
+  git -C "$d" add -A && git -C "$d" commit -q -m initial && git -C "$d" gc -q
+}
+
+echo "commit of one changed note (median of $ROUNDS, ms).  rgs-commit: the tick's whole run (process start,"
+echo "config, journal, libgit2 index read + stage + write, tree, commit; every file fsynced)."
+echo "git-cli: 'git add -A && git commit -q' (git's default: no fsync); git-cli-fsync: the same with"
+echo "core.fsync=all, as durable as rgs-commit.  ratio = rgs-commit / git-cli."
+printf '%-8s %12s %12s %14s %8s\n' files rgs-commit git-cli git-cli-fsync ratio
+for n in $SIZES; do
+  D=$tmp/data$n
+  mkdir -p "$D/repos/$R"
+  make_repo "$D/repos/$R/$F" "$n"
+  W=$D/repos/$R/$F
+  cp -a "$W" "$tmp/cli$n"
+  ours=() theirs=() durable=()
+  for i in $(seq 1 "$ROUNDS"); do
+    f=notes/d000/n0000$((i % 10)).md
+    echo "edit $i" >>"$W/$f"
+    printf '{"v":1,"type":"applied","relay":"%s","folder":"%s","op":"write","path":"%s","users":[],"time":1}\n{"v":1,"type":"tick","time":100,"final":true}\n' "$R" "$F" "$f" >in
+    # journal first (it happens while rgs-apply runs), then time the commit at the tick
+    head -1 in | rgs-commit -q -d "$D" >/dev/null
+    t0=$(now); tail -1 in | rgs-commit -q -d "$D" >/dev/null; t1=$(now)
+    ours+=("$(ms "$t0" "$t1")")
+    echo "edit $i" >>"$tmp/cli$n/$f"
+    t0=$(now); (cd "$tmp/cli$n" && git add -A && git commit -q -m "Auto-sync"); t1=$(now)
+    theirs+=("$(ms "$t0" "$t1")")
+    echo "again $i" >>"$tmp/cli$n/$f"
+    t0=$(now); (cd "$tmp/cli$n" && git add -A && git -c core.fsync=all -c core.fsyncMethod=fsync commit -q -m "Auto-sync"); t1=$(now)
+    durable+=("$(ms "$t0" "$t1")")
+  done
+  a=$(printf '%s\n' "${ours[@]}" | median); b=$(printf '%s\n' "${theirs[@]}" | median)
+  c=$(printf '%s\n' "${durable[@]}" | median)
+  [ "$(git -C "$W" rev-list --count HEAD)" = $((ROUNDS + 1)) ] || echo "(rgs-commit made $(git -C "$W" rev-list --count HEAD) commits!)"
+  printf '%-8s %12s %12s %14s %8s\n' "$n" "$a" "$b" "$c" "$(awk -v a="$a" -v b="$b" 'BEGIN {printf "%.2f", a / b}')"
+  rm -rf "$tmp/cli$n"
+done
+
+# ---- push times (one new commit per push), 1,000-file repository
+echo
+echo "push of one new commit (median of $ROUNDS, ms): rgs-commit tick (commit + push) vs 'git push' alone"
+n=1000
+git clone -q --bare "$tmp/data$n/repos/$R/$F" "$tmp/bare.git" 2>/dev/null || { make_repo "$tmp/seed" $n; git clone -q --bare "$tmp/seed" "$tmp/bare.git"; }
+bench_push() { # LABEL URL [env...]
+  local label=$1 url=$2; shift 2
+  local D=$tmp/push-$label; rm -rf "$D"; mkdir -p "$D"
+  printf '[[git_connector]]\nshared_folder_id = "%s"\nrelay_id = "%s"\nurl = "%s"\n' "$F" "$R" "$url" >"$D/git_connectors.toml"
+  env "$@" rgs-commit -q -d "$D" --prepare || { echo "$label: prepare failed"; return; }
+  local W=$D/repos/$R/$F ours=() cli=()
+  git clone -q "$url" "$tmp/cli-$label" 2>/dev/null || env "$@" bash -c 'true'
+  for i in $(seq 1 "$ROUNDS"); do
+    echo "push $i" >>"$W/notes/d001/n00100.md"
+    printf '{"v":1,"type":"applied","relay":"%s","folder":"%s","op":"write","path":"notes/d001/n00100.md","users":[],"time":1}\n' "$R" "$F" | env "$@" rgs-commit -q -d "$D" >/dev/null
+    t0=$(now); printf '{"v":1,"type":"tick","time":100,"final":true}\n' | env "$@" rgs-commit -q -d "$D" >"$tmp/o"; t1=$(now)
+    grep -q '"result":"ok"' "$tmp/o" || echo "$label: push $i did not succeed: $(cat "$tmp/o")"
+    ours+=("$(ms "$t0" "$t1")")
+    echo "cli $i" >>"$W/notes/d001/n00101.md"
+    git -C "$W" commit -qam "cli $i"
+    t0=$(now); env "$@" GIT_SSH_COMMAND="${SSHCMD:-ssh}" git -C "$W" push -q origin main 2>/dev/null; t1=$(now)
+    cli+=("$(ms "$t0" "$t1")")
+  done
+  printf '%-22s rgs-commit commit+push %8s   git push %8s\n' "$label" \
+    "$(printf '%s\n' "${ours[@]}" | median)" "$(printf '%s\n' "${cli[@]}" | median)"
+}
+bench_push local-bare "$tmp/bare.git"
+
+if [ -x /usr/sbin/sshd ]; then
+  ssh-keygen -q -t ed25519 -N '' -f hostkey; ssh-keygen -q -t ed25519 -N '' -f deploy
+  cp deploy.pub authorized_keys
+  port=$(node -e 's=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
+  printf 'Port %s\nListenAddress 127.0.0.1\nHostKey %s/hostkey\nAuthorizedKeysFile %s/authorized_keys\nPidFile %s/sshd.pid\nStrictModes no\nUsePAM no\nPasswordAuthentication no\nPermitRootLogin prohibit-password\nLogLevel ERROR\n' \
+    "$port" "$tmp" "$tmp" "$tmp" >sshd_config
+  if [ "$(id -u)" = 0 ]; then
+    unshare -m sh -c 'mount -t tmpfs tmpfs /run && mkdir -p /run/sshd && exec /usr/sbin/sshd -D -e -f "$1"' sh "$tmp/sshd_config" 2>sshd.log &
+  else
+    /usr/sbin/sshd -D -e -f "$tmp/sshd_config" 2>sshd.log &
+  fi
+  sshd_pid=$!
+  for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/"$port") 2>/dev/null && break; sleep 0.05; done
+  KH="[127.0.0.1]:$port $(cut -d' ' -f1-2 hostkey.pub)"
+  echo "$KH" >kh
+  SSHCMD="ssh -i $tmp/deploy -o IdentitiesOnly=yes -o UserKnownHostsFile=$tmp/kh -o BatchMode=yes" \
+    bench_push ssh-loopback "ssh://$(id -un)@127.0.0.1:$port$tmp/bare.git" SSH_PRIVATE_KEY="$(cat deploy)" SSH_KNOWN_HOSTS="$KH"
+else
+  echo "ssh-loopback: skipped (no /usr/sbin/sshd)"
+fi
