@@ -268,8 +268,9 @@ static const char *const config_kv[][2] = {
     {"credential.helper", ""},
     {"credential.helper",
      "!f() { test \"$1\" = get || exit 0; p=\"${RGS_GIT_PASSWORD:-$GIT_TOKEN}\"; "
-     "test -n \"$p\" || exit 0; echo \"username=${GIT_USERNAME:-x-access-token}\"; "
-     "echo \"password=$p\"; }; f"},
+     "test -n \"$p\" || exit 0; u=; while IFS= read -r l; do case \"$l\" in "
+     "username=*) u=\"${l#username=}\";; esac; done; "
+     "echo \"username=${u:-${GIT_USERNAME:-x-access-token}}\"; echo \"password=$p\"; }; f"},
     {"commit.gpgSign", "false"},
     {"tag.gpgSign", "false"},
     {"gc.autoDetach", "false"},
