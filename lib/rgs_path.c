@@ -326,6 +326,55 @@ int rgs_path_write(int root, const char *rel, const void *p, size_t n, mode_t mo
     return rc;
 }
 
+int rgs_path_write_staged(int root, const char *rel, int staging, const void *p, size_t n,
+                          mode_t mode, unsigned *created)
+{
+    const char *last;
+    int d = rgs_path_open_parent(root, rel, true, &last, created);
+    if (d < 0)
+        return -1;
+    struct stat st;
+    if (fstatat(d, last, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode)) {
+        close(d);
+        errno = EISDIR;
+        return -1;
+    }
+    char tmp[64];
+    static unsigned counter;
+    snprintf(tmp, sizeof tmp, "w.%ld.%u", (long)getpid(), counter++);
+    int rc = -1, saved = 0;
+    int fd = openat(staging, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+    if (fd < 0) {
+        saved = errno;
+        goto out;
+    }
+    if (fchmod(fd, mode) < 0 || rgs_write_all(fd, p, n) < 0 || fsync(fd) < 0) {
+        saved = errno;
+        close(fd);
+        unlinkat(staging, tmp, 0);
+        goto out;
+    }
+    close(fd);
+    if (renameat(staging, tmp, d, last) < 0) {
+        saved = errno;
+        unlinkat(staging, tmp, 0);
+        if (saved == EXDEV) {
+            rc = rgs_write_atomic(d, last, p, n, mode);
+            saved = errno;
+        }
+        goto out;
+    }
+    if (fsync(d) < 0) {
+        saved = errno;
+        goto out;
+    }
+    rc = 0;
+out:
+    close(d);
+    errno = saved;
+    return rc;
+}
+
 int rgs_path_rename(int root, const char *from, const char *to, unsigned *created)
 {
     const char *lf, *lt;

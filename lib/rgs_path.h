@@ -96,6 +96,15 @@ int rgs_path_read(int root, const char *rel, rgs_buf *out, size_t max);
 int rgs_path_write(int root, const char *rel, const void *p, size_t n, mode_t mode,
                    unsigned *created);
 
+/* rgs_path_write_staged: as rgs_path_write, but the temporary file is
+ * made in the directory `staging` (an fd; same file system), so that a
+ * crash never leaves a temporary file inside the work tree (where a commit
+ * would pick it up).  The caller empties the staging directory while it
+ * holds the repository lock.  Falls back to rgs_path_write when the rename
+ * crosses file systems (EXDEV). */
+int rgs_path_write_staged(int root, const char *rel, int staging, const void *p, size_t n,
+                          mode_t mode, unsigned *created);
+
 /* rgs_path_rename: rename(2) `from` to `to` (both below root; parents of
  * `to` made as needed), then fsync both directories.  An existing file at
  * `to` is replaced.  Returns 0 or -1 with errno. */

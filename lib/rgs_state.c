@@ -3,6 +3,7 @@
 #include "rgs_state.h"
 #include "rgs_util.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -312,6 +313,24 @@ int rgs_state_save(rgs_state *s)
         free(s->loaded[i]);
         s->loaded[i] = text[i];
         text[i] = NULL;
+    }
+    /* temporary files of a writer that died before its rename
+     * (rgs_write_atomic names them ".<name>.tmp.<pid>.<n>"; the caller holds
+     * the state lock, so no other writer is at work) */
+    {
+        int d2 = dup(dfd);
+        DIR *dp = d2 >= 0 ? fdopendir(d2) : NULL;
+        struct dirent *de;
+        char mine[32];
+        snprintf(mine, sizeof mine, ".tmp.%ld.", (long)getpid());
+        while (dp && (de = readdir(dp)))
+            if (de->d_name[0] == '.' && strstr(de->d_name, ".json.tmp.") &&
+                !strstr(de->d_name, mine))
+                unlinkat(dfd, de->d_name, 0);
+        if (dp)
+            closedir(dp);
+        else if (d2 >= 0)
+            close(d2);
     }
 out:
     if (dfd >= 0)

@@ -65,6 +65,8 @@ void rgs_state_changed(rgs_state *s);
  * trailing newline; a file that did not exist and is still empty is not
  * created), each atomically
  * (temp file, fsync, rename, directory fsync), creating the directory.
+ * Temporary files left there by a writer that died are removed (the caller
+ * is the only writer: rgs-apply holds DATA_DIR/locks/<relay>/state.lock).
  * Returns 0 or -1 (message printed; treat as temporary). */
 int rgs_state_save(rgs_state *s);
 

@@ -16,6 +16,7 @@
 #include "rgs_state.h"
 #include "rgs_util.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -36,7 +37,7 @@ static bool out_broken;
 typedef struct {
     bool active;
     char relay[37], folder[37];
-    int repo_lock, state_lock, root;
+    int repo_lock, state_lock, root, staging;
     rgs_state *st;
     char *error;     /* set: every op of the group fails with this (temporary) */
     json_t *out;     /* records to emit at the next flush */
@@ -44,7 +45,7 @@ typedef struct {
     size_t pending;  /* ops since the last flush */
 } group;
 
-static group G = {.repo_lock = -1, .state_lock = -1, .root = -1};
+static group G = {.repo_lock = -1, .state_lock = -1, .root = -1, .staging = -1};
 
 static void emit(json_t *r)
 {
@@ -125,6 +126,8 @@ static void group_end(void)
     rgs_state_free(G.st);
     if (G.root >= 0)
         close(G.root);
+    if (G.staging >= 0)
+        close(G.staging);
     if (G.state_lock >= 0)
         close(G.state_lock);
     if (G.repo_lock >= 0)
@@ -132,7 +135,7 @@ static void group_end(void)
     free(G.error);
     json_decref(G.out);
     memset(&G, 0, sizeof G);
-    G.repo_lock = G.state_lock = G.root = -1;
+    G.repo_lock = G.state_lock = G.root = G.staging = -1;
 }
 
 static void group_start(const char *relay, const char *folder)
@@ -171,6 +174,29 @@ static void group_start(const char *relay, const char *folder)
         !(S_ISDIR(st.st_mode) || S_ISREG(st.st_mode))) {
         G.error = rgs_xstrdup("repository not prepared yet: no .git (rgs-commit --prepare creates it)");
         return;
+    }
+    if (dry_run)
+        return;
+    /* DATA_DIR/tmp/<relay>/<folder>/: temporary files of this repository's
+     * writes; what a crashed run left there is removed (we hold the lock) */
+    char *sdir = rgs_xasprintf("%s/tmp/%s/%s", data_dir, relay, folder);
+    if (rgs_mkdirs(sdir, 0700) < 0 ||
+        (G.staging = open(sdir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+        G.error = rgs_xasprintf("staging directory '%s': %s", sdir, strerror(errno));
+        free(sdir);
+        return;
+    }
+    free(sdir);
+    int dup_fd = dup(G.staging);
+    DIR *d = dup_fd >= 0 ? fdopendir(dup_fd) : NULL;
+    if (d) {
+        struct dirent *de;
+        while ((de = readdir(d)))
+            if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+                unlinkat(G.staging, de->d_name, 0);
+        closedir(d);
+    } else if (dup_fd >= 0) {
+        close(dup_fd);
     }
 }
 
@@ -380,8 +406,8 @@ static void do_write(json_t *op, const char *path, const char *vpath)
     }
     if (!done && !dry_run) {
         unsigned created = 0;
-        if (rgs_path_write(G.root, path, bytes.data, bytes.len, c.kind == F_FILE ? c.mode : 0644,
-                           &created) < 0) {
+        if (rgs_path_write_staged(G.root, path, G.staging, bytes.data, bytes.len,
+                                  c.kind == F_FILE ? c.mode : 0644, &created) < 0) {
             int e = errno;
             rgs_buf_free(&bytes);
             bool perm = e == ELOOP || e == ENOTDIR || e == EISDIR || e == EPERM || e == EINVAL;
@@ -642,7 +668,7 @@ int main(int argc, char **argv)
         return RGS_EX_PERM;
     }
     data_dir = rgs_data_dir(dopt);
-    G.repo_lock = G.state_lock = G.root = -1;
+    G.repo_lock = G.state_lock = G.root = G.staging = -1;
     rgs_reader *r = rgs_reader_new(stdin, "stdin", 0);
     json_t *rec;
     const char *type;

@@ -162,8 +162,18 @@ static void refused(plan *p, const char *ref, const char *vpath, size_t vlen, co
         json_object_set_new(r, "doc", json_string(doc));
     json_object_set_new(r, "reason", json_string(why));
     json_array_append_new(p->pre_out, r);
-    rgs_info("refused '%.*s' in folder '%s': %s", vpath ? (int)(vlen > 300 ? 300 : vlen) : 1,
-             vpath ? vpath : "-", p->g->folder, why);
+    /* the path came from Relay: no control characters into the log */
+    char shown[400];
+    size_t k = 0;
+    for (size_t i = 0; vpath && i < vlen && k + 5 < sizeof shown; i++) {
+        unsigned char c = (unsigned char)vpath[i];
+        if (c < 0x20 || c == 0x7f || c == '\\')
+            k += (size_t)snprintf(shown + k, sizeof shown - k, "\\x%02x", c);
+        else
+            shown[k++] = (char)c;
+    }
+    shown[k] = '\0';
+    rgs_info("refused '%s' in folder '%s': %s", vpath ? shown : "-", p->g->folder, why);
 }
 
 static void held(plan *p, const char *ref, const char *reason, long count, long total,
@@ -387,10 +397,15 @@ static void plan_doc_write(plan *p, const char *ref, json_t *d, const char *vpat
     const char *trdoc = json_string_value(json_object_get(tr, "doc_id"));
     bool tracked = trdoc && !strcasecmp(trdoc, doc);
     if (rgs_rec_bool(d, "never_written", false)) {
-        if (sim_type(p, path) == 'f')
+        if (sim_type(p, path) == 'f') {
             held(p, ref, "never-written", 1, 1,
                  "document %s at '%s' has never been written (00 00); the file is kept", doc,
                  vpath);
+            json_t *h = json_array_get(p->pre_out, json_array_size(p->pre_out) - 1);
+            json_object_set_new(h, "doc", json_string(doc));
+            json_object_set_new(h, "vpath", json_string(vpath));
+            json_object_set_new(h, "path", json_string(path));
+        }
         return;
     }
     json_t *content = json_object_get(d, "content");
@@ -824,8 +839,6 @@ static void plan_folder(plan *p)
             failed(p, ref, e->path, e->id, true, "cannot read the file on disk");
             continue;
         }
-        if (e->kind == K_FILE && pre && !strcmp(pre, e->hash) && tracked)
-            continue;
         json_t *o = op_new(p, "write", ref, e->path, e->vpath, e->id, e->kind);
         json_object_set(o, "meta", e->meta);
         if (e->kind == K_FILE) {
@@ -1020,7 +1033,10 @@ static void plan_folder(plan *p)
     for (size_t i = 0; i < ne; i++)
         if (es[i].ok || es[i].skipped)
             json_object_set(store, es[i].vpath, es[i].meta);
-    if (!stored || !json_equal(stored, store)) {
+    if (hold) {
+        /* keep the stored list: it still describes the files on disk */
+        json_decref(store);
+    } else if (!stored || !json_equal(stored, store)) {
         json_t *o = base_record(p, "op", ref);
         json_object_set_new(o, "op", json_string("filemeta"));
         json_object_set_new(o, "entries", store);
@@ -1192,11 +1208,12 @@ int main(int argc, char **argv)
     json_t *rec;
     const char *type;
     int rc;
+    bool bad_v = false;
     while ((rc = rgs_reader_next(r, &rec, &type)) != 0) {
         if (rc < 0) {
             if (rgs_reader_bad_v(r)) {
-                rgs_reader_free(r);
-                return RGS_EX_PERM;
+                bad_v = true;
+                break;
             }
             exit_status = RGS_EX_SOME_FAILED;
             continue;
@@ -1232,7 +1249,7 @@ int main(int argc, char **argv)
     /* What a record produced goes out before the record itself (events,
      * reconciles), so that a stage that dies half-way never lets an event
      * reach rgs-queue --ack without its ops; ticks last. */
-    int out = 0;
+    int out = bad_v ? 1 : 0;
     for (size_t i = 0; i < n_groups && out == 0; i++)
         out = plan_group(&groups[i]);
     if (out == 0)
@@ -1256,6 +1273,8 @@ int main(int argc, char **argv)
     json_decref(ticks);
     json_decref(keep);
     rgs_config_free(cfg);
+    if (bad_v)
+        return RGS_EX_PERM;
     if (out < 0)
         return RGS_EX_TEMP;
     return exit_status;

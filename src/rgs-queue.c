@@ -339,20 +339,30 @@ static int produce(const produce_opts *o)
             if (r && now < last + backoff_seconds(e->attempts))
                 due[i] = false;
         }
-        if (due[i])
-            add_entry(index, &cs, &nc, &cap, e, true);
     }
+    /* resources with a due entry; then every entry in arrival order that
+     * is due or whose resource has one */
+    json_t *has_due = json_object();
+    for (size_t i = 0; i < n; i++)
+        if (due[i]) {
+            char key[80];
+            snprintf(key, sizeof key, "%s:%s", rgs_rec_uuid(es[i].record, "relay"),
+                     rgs_rec_uuid(es[i].record, "resource"));
+            json_object_set_new(has_due, key, json_true());
+        }
     for (size_t i = 0; i < n; i++) {
-        if (due[i] || !rgs_rec_uuid(es[i].record, "relay") || !rgs_rec_uuid(es[i].record, "resource"))
+        const char *relay = rgs_rec_uuid(es[i].record, "relay");
+        const char *res = rgs_rec_uuid(es[i].record, "resource");
+        if (!relay || !res)
             continue;
         char key[80];
-        snprintf(key, sizeof key, "%s:%s", rgs_rec_uuid(es[i].record, "relay"),
-                 rgs_rec_uuid(es[i].record, "resource"));
-        if (json_object_get(index, key))
-            add_entry(index, &cs, &nc, &cap, &es[i], false);
+        snprintf(key, sizeof key, "%s:%s", relay, res);
+        if (due[i] || json_object_get(has_due, key))
+            add_entry(index, &cs, &nc, &cap, &es[i], due[i]);
         else
             rgs_debug("spool entry '%s': retry not due yet", es[i].name);
     }
+    json_decref(has_due);
     for (size_t i = 0; i < nc && out == 0; i++) {
         coalesced *c = &cs[i];
         json_t *r = rgs_record_new("event");

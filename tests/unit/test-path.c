@@ -4,6 +4,7 @@
 #include "rgs_path.h"
 #include "rgs_util.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -142,6 +143,27 @@ static void test_fs(void)
            S_ISREG(st.st_mode),
        "symlink replaced by a file, its target untouched");
     rgs_buf_free(&b);
+
+    /* staged write: the temporary file lives outside the tree */
+    char *stg = rgs_xasprintf("%s/staging", dir);
+    mkdir(stg, 0700);
+    int sfd = open(stg, O_RDONLY | O_DIRECTORY);
+    ok(rgs_path_write_staged(root, "s/t.md", sfd, "staged", 6, 0600, NULL) == 0 &&
+           rgs_path_lstat(root, "s/t.md", &st) == 0 && st.st_size == 6 && (st.st_mode & 0777) == 0600,
+       "staged write lands with its mode");
+    ok(rgs_path_write_staged(root, "evil/t.md", sfd, "x", 1, 0644, NULL) < 0 && errno == ELOOP &&
+           !exists("outside/t.md"),
+       "staged write through a symlinked parent refused");
+    DIR *sd = fdopendir(dup(sfd));
+    int left = 0;
+    struct dirent *de;
+    while ((de = readdir(sd)))
+        if (de->d_name[0] != '.')
+            left++;
+    closedir(sd);
+    ok(left == 0, "nothing left in the staging directory");
+    close(sfd);
+    free(stg);
 
     /* .git refused by the walker whatever the caller checked */
     char *dotgit = rgs_xasprintf("%s/.git", repo);

@@ -202,6 +202,16 @@ static void test_bad(void)
     put("local_state.json", "{}");
     ok(rgs_state_load(dir, RELAY, &s) == 0, "good again");
     rgs_state_free(s);
+    /* a temporary file left by a writer that died is removed on save */
+    char *stale = rgs_xasprintf("%s/state/%s/.local_state.json.tmp.999999.3", dir, RELAY);
+    FILE *sf = fopen(stale, "w");
+    fputs("{", sf);
+    fclose(sf);
+    ok(rgs_state_load(dir, RELAY, &s) == 0, "load with a stale temporary file");
+    json_object_set_new(rgs_state_document_hashes(s), DOC_B, json_string("ee"));
+    ok(rgs_state_save(s) == 0 && access(stale, F_OK) < 0, "save removes the stale temporary file");
+    rgs_state_free(s);
+    free(stale);
     /* a symlinked state file is not followed on save */
     char *p = rgs_xasprintf("%s/state/%s/document_hashes.json", dir, RELAY);
     char *target = rgs_xasprintf("%s/outside", dir);
