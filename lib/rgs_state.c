@@ -302,7 +302,10 @@ int rgs_state_save(rgs_state *s)
         rc = -1;
         goto out;
     }
-    for (int i = 0; i < F_N; i++) {
+    /* local_state.json first, document_hashes.json last: a crash in
+     * between leaves the hashes behind, so the next plan writes again (and
+     * finds the bytes already there), never the other way round */
+    for (int i = F_N - 1; i >= 0; i--) {
         if (!text[i])
             continue;
         if (rgs_write_atomic(dfd, file_names[i], text[i], strlen(text[i]), 0644) < 0) {

@@ -63,8 +63,10 @@ void rgs_state_changed(rgs_state *s);
 /* rgs_state_save: write the files that changed since load (serialised as
  * json.dump(indent=2) does, keys sorted, non-ASCII as \uXXXX escapes, no
  * trailing newline; a file that did not exist and is still empty is not
- * created), each atomically
- * (temp file, fsync, rename, directory fsync), creating the directory.
+ * created), each atomically (temp file, fsync, rename, directory fsync),
+ * creating the directory; local_state.json first and document_hashes.json
+ * last (a crash in between leaves the hashes older than the files: the next
+ * plan re-plans the write, it never skips one).
  * Temporary files left there by a writer that died are removed (the caller
  * is the only writer: rgs-apply holds DATA_DIR/locks/<relay>/state.lock).
  * Returns 0 or -1 (message printed; treat as temporary). */

@@ -304,36 +304,15 @@ static void track(const char *vpath, const char *doc, const char *sha, const cha
     G.dirty = true;
 }
 
+/* The document hash stays (as in the original): a document that comes
+ * back is written again because its path is no longer tracked. */
 static void untrack(const char *vpath)
 {
     json_t *local = rgs_state_folder_local(G.st, G.folder, false);
-    if (!local)
-        return;
-    json_t *e = json_object_get(local, vpath);
-    if (!e)
-        return;
-    char *doc = json_string_value(json_object_get(e, "doc_id"))
-                    ? rgs_xstrdup(json_string_value(json_object_get(e, "doc_id")))
-                    : NULL;
-    json_object_del(local, vpath);
-    G.dirty = true;
-    if (!doc)
-        return;
-    /* forget the document hash when no other path holds the document */
-    const char *k;
-    json_t *v;
-    bool other = false;
-    json_object_foreach(local, k, v)
-    {
-        const char *d = json_string_value(json_object_get(v, "doc_id"));
-        if (d && !strcasecmp(d, doc)) {
-            other = true;
-            break;
-        }
+    if (local && json_object_get(local, vpath)) {
+        json_object_del(local, vpath);
+        G.dirty = true;
     }
-    if (!other)
-        json_object_del(rgs_state_document_hashes(G.st), doc);
-    free(doc);
 }
 
 static void do_write(json_t *op, const char *path, const char *vpath)

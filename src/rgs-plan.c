@@ -416,7 +416,8 @@ static void plan_doc_write(plan *p, const char *ref, json_t *d, const char *vpat
     char sha[65];
     rgs_sha256_hex(json_string_value(content), json_string_length(content), sha);
     const char *known = json_string_value(json_object_get(rgs_state_document_hashes(p->st), doc));
-    bool need = !tracked || !known || strcmp(known, sha) != 0;
+    const char *trhash = json_string_value(json_object_get(tr, "hash"));
+    bool need = !tracked || !known || strcmp(known, sha) != 0 || (trhash && strcmp(trhash, sha));
     if (!need && check_disk)
         need = sim_type(p, path) != 'f';
     if (!need)
