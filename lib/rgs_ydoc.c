@@ -11,6 +11,9 @@
 #include "rgs_ydoc.h"
 
 #include <float.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 #include <jansson.h>
 #include <math.h>
 #include <setjmp.h>
@@ -95,6 +98,8 @@ typedef struct {
     uint32_t caprefs;
     yitem **st;        /* the store: structs sorted by clock, gap-free (§4) */
     size_t nst, capst;
+    uint64_t *stc;     /* st[i]->clock, contiguous for the binary search */
+    size_t hint;       /* index found by the last st_find */
     uint64_t state;
     bool has_block;
 } yclient;
@@ -123,6 +128,7 @@ struct rgs_ydoc {
     ytype **types;
     size_t ntypes, captypes;
     struct chunk *arena;
+    size_t chunk;      /* size of the next arena chunk */
     uint32_t gseen, gconf;
     ytype **work;
     size_t nwork, capwork;
@@ -134,7 +140,9 @@ static void *aalloc(rgs_ydoc *d, size_t sz)
     sz = (sz + 15) & ~(size_t)15;
     struct chunk *c = d->arena;
     if (!c || c->cap - c->used < sz) {
-        size_t cap = sz > 16384 ? sz : 262144;
+        size_t cap = sz > 16384 ? sz : d->chunk;
+        if (d->chunk < 262144)
+            d->chunk *= 2;
         struct chunk *nc = rgs_xmalloc(sizeof *nc + cap);
         nc->cap = cap;
         nc->used = 0;
@@ -376,12 +384,14 @@ static void map_set(ytype *t, uint32_t key, yitem *it)
 struct rd {
     const uint8_t *p;
     size_t n, i;
+    uint64_t last_id;  /* one-entry cache of client id -> index */
+    uint32_t last_idx;
     rgs_ydoc *d;
     rgs_ydoc_err *err;
     jmp_buf jb;
 };
 
-static _Noreturn void __attribute__((format(printf, 3, 4))) failat(rd *r, size_t at, const char *fmt, ...)
+static _Noreturn void __attribute__((format(printf, 3, 4), cold, noinline)) failat(rd *r, size_t at, const char *fmt, ...)
 {
     if (r->err) {
         va_list ap;
@@ -403,7 +413,7 @@ static uint8_t rd_u8(rd *r, const char *what)
 }
 
 /* varUint (§2.1): up to 10 groups of 7 bits, little-endian, into 64 bits. */
-static uint64_t rd_vu(rd *r, const char *what)
+static uint64_t __attribute__((noinline)) rd_vu_slow(rd *r, const char *what)
 {
     size_t at = r->i;
     uint64_t v = 0;
@@ -421,6 +431,28 @@ static uint64_t rd_vu(rd *r, const char *what)
         if (shift > 63)
             failat(r, at, "%s: varUint longer than 10 bytes", what);
     }
+}
+
+/* Fast path for values of 1-3 bytes (clocks, lengths, counts, small
+ * ids) with enough input left; everything else goes to rd_vu_slow. */
+static inline uint64_t rd_vu(rd *r, const char *what)
+{
+    if (r->n - r->i >= 3) {
+        const uint8_t *p = r->p + r->i;
+        if (p[0] < 0x80) {
+            r->i += 1;
+            return p[0];
+        }
+        if (p[1] < 0x80) {
+            r->i += 2;
+            return (p[0] & 0x7fu) | ((uint64_t)p[1] << 7);
+        }
+        if (p[2] < 0x80) {
+            r->i += 3;
+            return (p[0] & 0x7fu) | ((uint64_t)(p[1] & 0x7f) << 7) | ((uint64_t)p[2] << 14);
+        }
+    }
+    return rd_vu_slow(r, what);
 }
 
 /* varUint that must be at most `max` (a count, id or clock). */
@@ -516,29 +548,84 @@ static bool utf8_check(const uint8_t *s, size_t n, size_t *bad)
     return true;
 }
 
-/* Convert valid UTF-8 to UTF-16 units; returns the number of units. */
-static size_t utf8_to_16(const uint8_t *s, size_t n, uint16_t *out)
+/* Validate (as utf8_check) and convert UTF-8 to UTF-16 units in one pass;
+ * returns the number of units, or SIZE_MAX with *bad = offset of the first
+ * bad byte. */
+static size_t utf8_to_16(const uint8_t *s, size_t n, uint16_t *out, size_t *bad)
 {
     size_t i = 0, k = 0;
     while (i < n) {
+#ifdef __SSE2__
+        if (i + 16 <= n) { /* 16 ASCII bytes -> 16 units */
+            __m128i v = _mm_loadu_si128((const __m128i *)(s + i));
+            if (!_mm_movemask_epi8(v)) {
+                __m128i z = _mm_setzero_si128();
+                _mm_storeu_si128((__m128i *)(out + k), _mm_unpacklo_epi8(v, z));
+                _mm_storeu_si128((__m128i *)(out + k + 8), _mm_unpackhi_epi8(v, z));
+                i += 16;
+                k += 16;
+                continue;
+            }
+        }
+#endif
+        if (i + 8 <= n) {
+            uint64_t w;
+            memcpy(&w, s + i, 8);
+            if (!(w & 0x8080808080808080ULL)) {
+                for (int j = 0; j < 8; j++)
+                    out[k + j] = s[i + j];
+                i += 8;
+                k += 8;
+                continue;
+            }
+        }
         uint8_t c = s[i];
         if (c < 0x80) {
             out[k++] = c;
             i++;
-        } else if (c < 0xE0) {
+            continue;
+        }
+        size_t need;
+        uint8_t lo = 0x80, hi = 0xBF;
+        if (c >= 0xC2 && c <= 0xDF)
+            need = 1;
+        else if (c >= 0xE0 && c <= 0xEF) {
+            need = 2;
+            if (c == 0xE0)
+                lo = 0xA0;
+            else if (c == 0xED)
+                hi = 0x9F;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            need = 3;
+            if (c == 0xF0)
+                lo = 0x90;
+            else if (c == 0xF4)
+                hi = 0x8F;
+        } else {
+            *bad = i;
+            return SIZE_MAX;
+        }
+        if (i + need >= n || s[i + 1] < lo || s[i + 1] > hi) {
+            *bad = i;
+            return SIZE_MAX;
+        }
+        for (size_t j = 2; j <= need; j++)
+            if ((s[i + j] & 0xC0) != 0x80) {
+                *bad = i;
+                return SIZE_MAX;
+            }
+        if (need == 1) {
             out[k++] = (uint16_t)(((c & 0x1F) << 6) | (s[i + 1] & 0x3F));
-            i += 2;
-        } else if (c < 0xF0) {
+        } else if (need == 2) {
             out[k++] = (uint16_t)(((c & 0x0F) << 12) | ((s[i + 1] & 0x3F) << 6) | (s[i + 2] & 0x3F));
-            i += 3;
         } else {
             uint32_t cp = ((uint32_t)(c & 0x07) << 18) | ((uint32_t)(s[i + 1] & 0x3F) << 12) |
                           ((uint32_t)(s[i + 2] & 0x3F) << 6) | (s[i + 3] & 0x3F);
             cp -= 0x10000;
             out[k++] = (uint16_t)(0xD800 | (cp >> 10));
             out[k++] = (uint16_t)(0xDC00 | (cp & 0x3FF));
-            i += 4;
         }
+        i += need + 1;
     }
     return k;
 }
@@ -644,10 +731,14 @@ static void rd_any(rd *r, int depth)
 static uint32_t rd_client(rd *r, const char *what)
 {
     uint64_t id = rd_vu_max(r, what, MAX_SAFE);
-    return client_idx(r->d, id);
+    if (r->last_idx != UINT32_MAX && r->last_id == id)
+        return r->last_idx;
+    r->last_id = id;
+    r->last_idx = client_idx(r->d, id);
+    return r->last_idx;
 }
 
-static void rd_id(rd *r, const char *what, uint32_t *client, uint64_t *clock)
+static inline __attribute__((always_inline)) void rd_id(rd *r, const char *what, uint32_t *client, uint64_t *clock)
 {
     *client = rd_client(r, what);
     *clock = rd_vu_max(r, "clock", MAX_SAFE);
@@ -730,11 +821,16 @@ static void parse_item(rd *r, yitem *it, uint8_t info)
         break;
     }
     case K_STRING: {
-        uint32_t off, len;
-        rd_str(r, "string content", &off, &len);
-        uint16_t *u = aalloc(d, (size_t)len * 2);
-        size_t k = utf8_to_16(r->p + off, len, u);
-        atrim(d, u, (size_t)len * 2, k * 2);
+        uint64_t L = rd_vu(r, "string content");
+        if (L > rem(r))
+            failat(r, at, "truncated: string content of %llu bytes but only %zu bytes left",
+                   (unsigned long long)L, rem(r));
+        uint16_t *u = aalloc(d, (size_t)L * 2);
+        size_t bad = 0, k = utf8_to_16(r->p + r->i, (size_t)L, u, &bad);
+        if (k == SIZE_MAX)
+            failat(r, r->i + bad, "invalid UTF-8 in string content");
+        atrim(d, u, (size_t)L * 2, k * 2);
+        r->i += (size_t)L;
         it->c.str = u;
         it->len = k;
         break;
@@ -815,7 +911,7 @@ static void parse_structs(rd *r)
             uint8_t info = rd_u8(r, "struct info");
             yclient *c = &d->cl[ci];
             if (c->nrefs == c->caprefs) {
-                uint64_t nc = c->caprefs ? (uint64_t)c->caprefs * 2 : 16;
+                uint64_t nc = c->caprefs ? (uint64_t)c->caprefs * 2 : 4096;
                 if (nc > ns)
                     nc = ns;
                 c->refs = rgs_xrealloc(c->refs, (size_t)nc * sizeof *c->refs);
@@ -833,10 +929,9 @@ static void parse_structs(rd *r)
                 if (it->kind == K_GC)
                     it->flags = F_DELETED;
             } else if (it->kind <= K_DOC) {
-                yitem tmp = *it;
-                parse_item(r, &tmp, info); /* may grow d->cl: `c`/`it` are re-fetched */
-                d->cl[ci].refs[d->cl[ci].nrefs - 1] = tmp;
-                it = &d->cl[ci].refs[d->cl[ci].nrefs - 1];
+                /* parse_item may grow d->cl (new client ids), which moves
+                 * `c` but not this client's refs array that `it` points into */
+                parse_item(r, it, info);
             } else {
                 failat(r, sat, "unknown struct ref %u in info byte 0x%02x", info & 0x1F, info);
             }
@@ -853,32 +948,61 @@ static void parse_structs(rd *r)
 
 /* Index of the struct of client c containing `clock` (< state): the last
  * struct starting at or before it, which skips zero-length structs as
- * yjs's findIndexSS does. */
-static size_t st_find(const yclient *c, uint64_t clock)
+ * yjs's findIndexSS does.  Most lookups hit the newest struct or the one
+ * found last (origins are usually the previous edit), so those are tried
+ * before the binary search. */
+static size_t st_find(yclient *c, uint64_t clock)
 {
-    size_t lo = 0, hi = c->nst - 1;
+    const uint64_t *st = c->stc;
+    size_t n = c->nst;
+    if (st[n - 1] <= clock)
+        return n - 1;
+    size_t h = c->hint;
+    if (h + 1 < n && st[h] <= clock) {
+        if (clock < st[h + 1])
+            return h;
+        if (h + 2 < n && clock < st[h + 2]) {
+            c->hint = h + 1;
+            return h + 1;
+        }
+    }
+    size_t lo = 0, hi = n - 1;
     while (lo < hi) {
         size_t mid = lo + (hi - lo + 1) / 2;
-        if (c->st[mid]->clock <= clock)
+        if (st[mid] <= clock)
             lo = mid;
         else
             hi = mid - 1;
     }
+    c->hint = lo;
     return lo;
+}
+
+static void st_grow(yclient *c)
+{
+    if (c->nst < c->capst)
+        return;
+    size_t nc = c->capst ? c->capst * 2 : (size_t)c->nrefs + 16;
+    c->st = rgs_xrealloc(c->st, nc * sizeof *c->st);
+    c->stc = rgs_xrealloc(c->stc, nc * sizeof *c->stc);
+    c->capst = nc;
 }
 
 static void st_insert(yclient *c, size_t at, yitem *it)
 {
-    growz((void **)&c->st, &c->capst, sizeof *c->st, c->nst + 1);
+    st_grow(c);
     memmove(c->st + at + 1, c->st + at, (c->nst - at) * sizeof *c->st);
+    memmove(c->stc + at + 1, c->stc + at, (c->nst - at) * sizeof *c->stc);
     c->st[at] = it;
+    c->stc[at] = it->clock;
     c->nst++;
 }
 
 static void st_append(yclient *c, yitem *it)
 {
-    growz((void **)&c->st, &c->capst, sizeof *c->st, c->nst + 1);
-    c->st[c->nst++] = it;
+    st_grow(c);
+    c->st[c->nst] = it;
+    c->stc[c->nst++] = it->clock;
     c->state = it->clock + it->len;
 }
 
@@ -952,9 +1076,9 @@ static yitem *clean_start(rgs_ydoc *d, uint32_t client, uint64_t clock)
     return s;
 }
 
-static yitem *find_struct(const rgs_ydoc *d, uint32_t client, uint64_t clock)
+static yitem *find_struct(rgs_ydoc *d, uint32_t client, uint64_t clock)
 {
-    const yclient *c = &d->cl[client];
+    yclient *c = &d->cl[client];
     return c->st[st_find(c, clock)];
 }
 
@@ -1011,7 +1135,14 @@ static void resolve(rgs_ydoc *d, yitem *it)
         }
     }
     if (fl & F_RORIGIN) {
-        right = clean_start(d, it->roclient, it->roclock);
+        /* usually the right origin starts the left neighbour's right: no
+         * lookup needed (a struct starting exactly there is the one find
+         * would return, and nothing needs splitting) */
+        yitem *lr = left && left->kind != K_GC ? left->right : NULL;
+        if (lr && lr->client == it->roclient && lr->clock == it->roclock && lr->len > 0)
+            right = lr;
+        else
+            right = clean_start(d, it->roclient, it->roclock);
         it->roclient = right->client;
         it->roclock = right->clock;
     }
@@ -1561,19 +1692,28 @@ static int walk_json_text(wk *w, size_t off)
 }
 
 /* UTF-16 units -> UTF-8 (WTF-8 for a lone surrogate, which only a single
- * String unit read as an array element can be). */
-static void put16(rgs_buf *b, const uint16_t *u, size_t n)
+ * String unit read as an array element can be) at o, which has room for
+ * 3 bytes per unit; returns the new end. */
+static char *put16_raw(char *o, const uint16_t *u, size_t n)
 {
-    rgs_buf_reserve(b, n * 3);
-    char *o = b->data + b->len;
     size_t i = 0;
     while (i < n) {
+#ifdef __SSE2__
+        if (i + 8 <= n) { /* 8 ASCII units -> 8 bytes */
+            __m128i v = _mm_loadu_si128((const __m128i *)(u + i));
+            __m128i hi = _mm_and_si128(v, _mm_set1_epi16((short)0xFF80));
+            if (_mm_movemask_epi8(_mm_cmpeq_epi16(hi, _mm_setzero_si128())) == 0xFFFF) {
+                _mm_storel_epi64((__m128i *)o, _mm_packus_epi16(v, v));
+                o += 8;
+                i += 8;
+                continue;
+            }
+        }
+#endif
         uint32_t c = u[i++];
         if (c < 0x80) {
             *o++ = (char)c;
-            continue;
-        }
-        if (c >= 0xD800 && c <= 0xDBFF && i < n && u[i] >= 0xDC00 && u[i] <= 0xDFFF) {
+        } else if (c >= 0xD800 && c <= 0xDBFF && i < n && u[i] >= 0xDC00 && u[i] <= 0xDFFF) {
             c = 0x10000 + ((c - 0xD800) << 10) + (u[i++] - 0xDC00);
             *o++ = (char)(0xF0 | (c >> 18));
             *o++ = (char)(0x80 | ((c >> 12) & 0x3F));
@@ -1588,15 +1728,100 @@ static void put16(rgs_buf *b, const uint16_t *u, size_t n)
             *o++ = (char)(0x80 | (c & 0x3F));
         }
     }
+    return o;
+}
+
+/* The same, JSON-escaped as JSON.stringify escapes (", \, control
+ * characters, lone surrogates as \udXXX); room for 6 bytes per unit. */
+static char *put16_json_raw(char *o, const uint16_t *u, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t i = 0;
+    while (i < n) {
+#ifdef __SSE2__
+        if (i + 8 <= n) { /* 8 printable ASCII units other than " and \ */
+            __m128i v = _mm_loadu_si128((const __m128i *)(u + i));
+            __m128i bad = _mm_or_si128(
+                _mm_or_si128(_mm_cmpgt_epi16(v, _mm_set1_epi16(0x7F)), _mm_cmplt_epi16(v, _mm_set1_epi16(0x20))),
+                _mm_or_si128(_mm_cmpeq_epi16(v, _mm_set1_epi16('"')), _mm_cmpeq_epi16(v, _mm_set1_epi16('\\'))));
+            if (!_mm_movemask_epi8(bad)) {
+                _mm_storel_epi64((__m128i *)o, _mm_packus_epi16(v, v));
+                o += 8;
+                i += 8;
+                continue;
+            }
+        }
+#endif
+        uint32_t c = u[i++];
+        if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
+            *o++ = (char)c;
+        } else if (c < 0x80) {
+            *o++ = '\\';
+            switch (c) {
+            case '"': *o++ = '"'; break;
+            case '\\': *o++ = '\\'; break;
+            case '\b': *o++ = 'b'; break;
+            case '\f': *o++ = 'f'; break;
+            case '\n': *o++ = 'n'; break;
+            case '\r': *o++ = 'r'; break;
+            case '\t': *o++ = 't'; break;
+            default:
+                *o++ = 'u', *o++ = '0', *o++ = '0', *o++ = hex[c >> 4], *o++ = hex[c & 15];
+            }
+        } else if (c >= 0xD800 && c <= 0xDBFF && i < n && u[i] >= 0xDC00 && u[i] <= 0xDFFF) {
+            o = put16_raw(o, u + i - 1, 2);
+            i++;
+        } else if (c >= 0xD800 && c <= 0xDFFF) {
+            *o++ = '\\', *o++ = 'u', *o++ = hex[c >> 12], *o++ = hex[(c >> 8) & 15], *o++ = hex[(c >> 4) & 15],
+            *o++ = hex[c & 15];
+        } else {
+            o = put16_raw(o, u + i - 1, 1);
+        }
+    }
+    return o;
+}
+
+static void put16(rgs_buf *b, const uint16_t *u, size_t n)
+{
+    rgs_buf_reserve(b, n * 3);
+    char *o = put16_raw(b->data + b->len, u, n);
     b->len = (size_t)(o - b->data);
     b->data[b->len] = 0;
 }
 
-static void text_of(const ytype *t, rgs_buf *out)
+/* UTF-16 units of a type's undeleted String items. */
+static size_t text_units(const ytype *t)
 {
+    size_t n = 0;
     for (const yitem *o = t->start; o; o = o->right)
         if (o->kind == K_STRING && !(o->flags & F_DELETED))
-            put16(out, o->c.str, (size_t)o->len);
+            n += (size_t)o->len;
+    return n;
+}
+
+static void text_of(const ytype *t, rgs_buf *out)
+{
+    rgs_buf_reserve(out, text_units(t) * 3);
+    char *o = out->data + out->len;
+    for (const yitem *it = t->start; it; it = it->right)
+        if (it->kind == K_STRING && !(it->flags & F_DELETED))
+            o = put16_raw(o, it->c.str, (size_t)it->len);
+    out->len = (size_t)(o - out->data);
+    out->data[out->len] = 0;
+}
+
+/* A type's text as a JSON string, straight from UTF-16. */
+static void text_json(const ytype *t, rgs_buf *out)
+{
+    rgs_buf_reserve(out, text_units(t) * 6 + 2);
+    char *o = out->data + out->len;
+    *o++ = '"';
+    for (const yitem *it = t->start; it; it = it->right)
+        if (it->kind == K_STRING && !(it->flags & F_DELETED))
+            o = put16_json_raw(o, it->c.str, (size_t)it->len);
+    *o++ = '"';
+    out->len = (size_t)(o - out->data);
+    out->data[out->len] = 0;
 }
 
 /* XML types: the concatenated plain text of their String items and of
@@ -1614,6 +1839,17 @@ static void xml_text_of(const ytype *t, rgs_buf *out)
 }
 
 static int walk_type(wk *w, const ytype *t, enum rgs_ykind k);
+typedef struct jw jw;
+struct jw {
+    rgs_buf *out;
+    unsigned flags;
+    uint8_t *lv; /* per open container: 1 = object, 2 = has members */
+    size_t nlv, caplv;
+    const char *pk;
+    size_t pkn;
+};
+static const rgs_yvisitor jw_visitor;
+static void jw_pre(jw *j);
 
 /* Elements [from, to) of an item's content (§6.3, §6.4). */
 static int walk_elems(wk *w, const yitem *it, uint64_t from, uint64_t to)
@@ -1723,6 +1959,11 @@ static int walk_type(wk *w, const ytype *t, enum rgs_ykind k)
         k = guess(t);
     switch (k) {
     case RGS_YKIND_TEXT: {
+        if (w->v == &jw_visitor) { /* the JSON printer: escape straight from UTF-16 */
+            jw_pre(w->ctx);
+            text_json(t, ((jw *)w->ctx)->out);
+            return 0;
+        }
         rgs_buf b = RGS_BUF_INIT;
         text_of(t, &b);
         int rc = emit_str(w, RGS_YV_STRING, b.data ? b.data : "", b.len);
@@ -1856,6 +2097,30 @@ static void put_jstr(rgs_buf *b, const char *s, size_t n)
     const unsigned char *u = (const unsigned char *)s;
     size_t start = 0, i = 0;
     while (i < n) {
+#ifdef __SSE2__
+        if (i + 16 <= n) { /* 16 bytes without control characters, '"', '\\' or 0xED */
+            __m128i v = _mm_loadu_si128((const __m128i *)(u + i));
+            __m128i m = _mm_or_si128(
+                _mm_or_si128(_mm_cmpeq_epi8(_mm_subs_epu8(v, _mm_set1_epi8(0x1F)), _mm_setzero_si128()),
+                             _mm_cmpeq_epi8(v, _mm_set1_epi8('"'))),
+                _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('\\')), _mm_cmpeq_epi8(v, _mm_set1_epi8((char)0xED))));
+            if (!_mm_movemask_epi8(m)) {
+                i += 16;
+                continue;
+            }
+        }
+#endif
+        if (i + 8 <= n) { /* 8 bytes without control characters, '"', '\\' or 0xED */
+            uint64_t w, x;
+            memcpy(&w, u + i, 8);
+            const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+            x = ((w - ones * 0x20) & ~w) | (((w ^ (ones * '"')) - ones) & ~(w ^ (ones * '"'))) |
+                (((w ^ (ones * '\\')) - ones) & ~(w ^ (ones * '\\'))) | (((w ^ (ones * 0xED)) - ones) & ~(w ^ (ones * 0xED)));
+            if (!(x & highs)) {
+                i += 8;
+                continue;
+            }
+        }
         unsigned char c = u[i];
         if (c >= 0x20 && c != '"' && c != '\\' && c != 0xED) {
             i++;
@@ -1894,14 +2159,6 @@ static void put_jstr(rgs_buf *b, const char *s, size_t n)
     rgs_buf_putc(b, '"');
 }
 
-typedef struct {
-    rgs_buf *out;
-    unsigned flags;
-    uint8_t *lv; /* per open container: 1 = object, 2 = has members */
-    size_t nlv, caplv;
-    const char *pk;
-    size_t pkn;
-} jw;
 
 static void jw_pre(jw *j)
 {
@@ -2021,6 +2278,17 @@ static const ytype *root_by_name(const rgs_ydoc *d, const char *name)
     return id ? d->rootv[id - 1] : NULL;
 }
 
+/* Kept out of line so that no local of the setjmp caller changes between
+ * setjmp and longjmp. */
+static __attribute__((noinline)) void decode_body(rd *r)
+{
+    parse_structs(r);
+    integrate_all(r->d);
+    apply_delete_set(r);
+    if (r->i != r->n)
+        failat(r, r->i, "%zu trailing bytes after the delete set", r->n - r->i);
+}
+
 int rgs_ydoc_decode(const uint8_t *p, size_t n, rgs_ydoc **out, rgs_ydoc_err *err)
 {
     *out = NULL;
@@ -2049,12 +2317,16 @@ int rgs_ydoc_decode(const uint8_t *p, size_t n, rgs_ydoc **out, rgs_ydoc_err *er
     memcpy(d->buf, p, n);
     d->n = n;
     d->never_written = n == 2 && p[0] == 0 && p[1] == 0;
+    d->chunk = 4096;
+    while (d->chunk < n && d->chunk < 262144)
+        d->chunk *= 2;
     rd *r = rgs_xmalloc(sizeof *r);
     r->p = d->buf;
     r->n = n;
     r->i = 0;
     r->d = d;
     r->err = err;
+    r->last_idx = UINT32_MAX;
     d->r = r;
     if (setjmp(r->jb)) {
         free(r);
@@ -2062,11 +2334,7 @@ int rgs_ydoc_decode(const uint8_t *p, size_t n, rgs_ydoc **out, rgs_ydoc_err *er
         rgs_ydoc_free(d);
         return -1;
     }
-    parse_structs(r);
-    integrate_all(d);
-    apply_delete_set(r);
-    if (r->i != n)
-        failat(r, r->i, "%zu trailing bytes after the delete set", n - r->i);
+    decode_body(r);
     /* the parsed-struct arrays stay: the store points into them */
     free(r);
     d->r = NULL;
@@ -2293,6 +2561,7 @@ void rgs_ydoc_free(rgs_ydoc *d)
     for (uint32_t c = 0; c < d->ncl; c++) {
         free(d->cl[c].refs);
         free(d->cl[c].st);
+        free(d->cl[c].stc);
     }
     free(d->cl);
     free(d->cltab);
