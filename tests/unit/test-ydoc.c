@@ -235,6 +235,21 @@ static void test_targeted(void)
         is_json(d, "t", RGS_YKIND_TEXT, "\"\xef\xbf\xbdx\xef\xbf\xbd\"", "split surrogate pair -> U+FFFD x U+FFFD");
         rgs_ydoc_free(d);
     }
+    /* a 4-byte character right at an item boundary: "😀" (clocks 0-1), then "x" after clock 1 */
+    d = dec_hex("02 01 02 00 84 01 01 01 78 01 01 00 04 01 01 74 04 f0 9f 98 80 00", &e);
+    ok(d != NULL, "emoji at an item boundary decodes");
+    if (d) {
+        is_json(d, "t", RGS_YKIND_TEXT, "\"\xf0\x9f\x98\x80x\"", "emoji at an item boundary stays whole");
+        rgs_ydoc_free(d);
+    }
+    /* a text fully deleted with GC off: the String item stays, deleted */
+    d = dec_hex("01 01 01 00 04 01 01 74 05 68 65 6c 6c 6f 01 01 01 00 05", &e);
+    ok(d != NULL, "deleted text (GC off) decodes");
+    if (d) {
+        is_json(d, "t", RGS_YKIND_TEXT, "\"\"", "fully deleted text (GC off) is empty");
+        is_json(d, "t", RGS_YKIND_GUESS, "\"\"", "deleted String items still say text");
+        rgs_ydoc_free(d);
+    }
     /* Y.Text with setAttribute keys: text output unaffected; guess says text */
     d = dec_hex("01 02 01 00 04 01 01 74 02 68 69 28 01 01 74 01 6b 01 78 00", &e);
     ok(d != NULL, "text with attribute decodes");
