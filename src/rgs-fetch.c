@@ -571,14 +571,23 @@ static void handle_op(size_t si)
     rgs_relay_get_blob(relay, rl, doc, hash, blob_dirfd, on_blob, j);
 }
 
+/* Event and reconcile records travel to the end of the pipeline (rgs-queue
+ * --ack needs them), so the second rgs-fetch sees them again: the first
+ * one marks them "fetched":true and a later one passes them on untouched. */
 static void dispatch(size_t si, const char *type)
 {
-    if (!strcmp(type, "event"))
+    json_t *in = slots[si].in;
+    bool ev = !strcmp(type, "event"), rc = !strcmp(type, "reconcile");
+    if ((ev || rc) && json_is_true(json_object_get(in, "fetched")))
+        return;
+    if (ev)
         handle_event(si);
-    else if (!strcmp(type, "reconcile"))
+    else if (rc)
         handle_reconcile(si);
     else if (!strcmp(type, "op"))
         handle_op(si);
+    if (ev || rc)
+        json_object_set_new(in, "fetched", json_true());
 }
 
 /* ------------------------------------------------------------ main */

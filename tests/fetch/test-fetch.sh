@@ -25,7 +25,11 @@ fetch -j 4 <"$RGS_TMP/rc.in" >"$RGS_TMP/rc.out" 2>"$RGS_TMP/rc.err"
 t_is "reconcile: exit 0" "$?" 0
 t_is "first a folder snapshot with full=true, last the reconcile itself" \
   "$(head -1 "$RGS_TMP/rc.out" | jq -r '[.type,.full,.never_written,.ref]|join(" ")') $(tail -1 "$RGS_TMP/rc.out" | jq -c .)" \
-  "folder true false r1 $(cat "$RGS_TMP/rc.in")"
+  "folder true false r1 $(jq -c '. + {fetched: true}' "$RGS_TMP/rc.in")"
+si_post stats/reset '{}' >/dev/null
+fetch <"$RGS_TMP/rc.out" >"$RGS_TMP/rc.again"
+t_is "a second rgs-fetch (after rgs-plan) passes the fetched reconcile and the snapshots on, fetching nothing" \
+  "$(cmp -s "$RGS_TMP/rc.out" "$RGS_TMP/rc.again" && echo same) $(si_get stats | jq .as_update)" "same 0"
 si_get tree | jq -r '.entries|keys[]' | LC_ALL=C sort >"$RGS_TMP/want-keys"
 head -1 "$RGS_TMP/rc.out" | jq -r '.entries|keys[]' | LC_ALL=C sort >"$RGS_TMP/got-keys"
 t_diff "folder entries = the stand-in's live entries" "$RGS_TMP/got-keys" "$RGS_TMP/want-keys"
