@@ -880,3 +880,42 @@ int rgs_canvas_render(const rgs_canvas_input *in, enum rgs_canvas_format f, rgs_
         return render_obsidian(in, out, why);
     return render_python(in, f, out, why);
 }
+
+/* ------------------------------------------------------------ from a document */
+
+static int ydoc_text(void *ctx, const char *name, rgs_buf *out)
+{
+    const rgs_ydoc *d = ctx;
+    if (!rgs_ydoc_has_root(d, name))
+        return -1;
+    enum rgs_ykind k = rgs_ydoc_guess_kind(d, name);
+    if (k == RGS_YKIND_MAP || k == RGS_YKIND_ARRAY)
+        return -2;
+    return rgs_ydoc_text(d, name, out) < 0 ? -1 : 0;
+}
+
+static rgs_cval *ydoc_map(const rgs_ydoc *d, const char *root)
+{
+    if (!rgs_ydoc_has_root(d, root))
+        return NULL;
+    rgs_cval_builder b = {0};
+    rgs_cval *v = NULL;
+    if (rgs_ydoc_walk(d, root, RGS_YKIND_MAP, &rgs_cval_visitor, &b) == 0)
+        v = rgs_cval_builder_take(&b);
+    rgs_cval_builder_free(&b);
+    return v;
+}
+
+int rgs_canvas_export(const rgs_ydoc *d, enum rgs_canvas_format f, rgs_buf *out, char why[200])
+{
+    why[0] = 0;
+    if (rgs_ydoc_never_written(d) ||
+        (!rgs_ydoc_has_root(d, "nodes") && !rgs_ydoc_has_root(d, "edges") && !rgs_ydoc_has_root(d, "relay")))
+        return 0;
+    rgs_cval *nodes = ydoc_map(d, "nodes"), *edges = ydoc_map(d, "edges");
+    rgs_canvas_input in = {nodes, edges, ydoc_text, (void *)d};
+    int rc = rgs_canvas_render(&in, f, out, why);
+    rgs_cval_free(nodes);
+    rgs_cval_free(edges);
+    return rc < 0 ? -1 : 1;
+}

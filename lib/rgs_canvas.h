@@ -114,6 +114,15 @@ typedef struct {
 int rgs_canvas_render(const rgs_canvas_input *in, enum rgs_canvas_format f, rgs_buf *out,
                       char why[200]);
 
+/* rgs_canvas_export: the export of the canvas document `d` (relay.md
+ * §3.3): roots "nodes" and "edges" read as maps, a node's text from the
+ * root named by its id (a root that is a map or array counts as "not a
+ * text", which the Python formats refuse).  Returns 1 and appends the
+ * bytes to *out; 0 (nothing appended) when the document was never written
+ * (00 00, or none of the roots nodes/edges/relay exist); -1 with why[200]
+ * as rgs_canvas_render. */
+int rgs_canvas_export(const rgs_ydoc *d, enum rgs_canvas_format f, rgs_buf *out, char why[200]);
+
 /* Number and string formatting used by the exporters, exposed for tests:
  * rgs_fmt_py_float: Python's repr(float) (shortest round-trip digits;
  *   scientific when the decimal exponent is < -4 or >= 16, e.g. 1e+16,

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <stdio.h>
+
 #include "rgs_crypto.h"
 #include "rgs_util.h"
 
@@ -113,4 +115,44 @@ json_t *rgs_folder_merge(const json_t *filemeta, const json_t *docs, const char 
     }
     json_decref(add);
     return out;
+}
+
+static json_t *root_json(const rgs_ydoc *d, const char *root, char why[200], bool *bad)
+{
+    if (!rgs_ydoc_has_root(d, root))
+        return NULL;
+    rgs_buf b = RGS_BUF_INIT;
+    json_t *j = NULL;
+    if (rgs_ydoc_json(d, root, RGS_YKIND_MAP, 0, &b) == 0) {
+        json_error_t je;
+        j = json_loadb(b.data, b.len, JSON_ALLOW_NUL, &je);
+        if (!j) /* an integer beyond 64 bits (JavaScript prints up to 1e21 as digits): take numbers as reals */
+            j = json_loadb(b.data, b.len, JSON_ALLOW_NUL | JSON_DECODE_INT_AS_REAL, &je);
+        if (!j) {
+            snprintf(why, 200, "root '%s' did not give JSON: %s", root, je.text);
+            *bad = true;
+        }
+    }
+    rgs_buf_free(&b);
+    return j;
+}
+
+int rgs_folder_from_ydoc(const rgs_ydoc *d, const char *relay, const char *folder, json_t **entries,
+                         bool *never, char why[200])
+{
+    why[0] = 0;
+    *entries = NULL;
+    *never = rgs_ydoc_never_written(d) || (!rgs_ydoc_has_root(d, "filemeta_v0") && !rgs_ydoc_has_root(d, "docs"));
+    if (*never) {
+        *entries = json_object();
+        return 0;
+    }
+    bool bad = false;
+    json_t *fm = root_json(d, "filemeta_v0", why, &bad);
+    json_t *docs = bad ? NULL : root_json(d, "docs", why, &bad);
+    if (!bad)
+        *entries = rgs_folder_merge(fm, docs, relay, folder);
+    json_decref(fm);
+    json_decref(docs);
+    return bad ? -1 : 0;
 }

@@ -6,6 +6,9 @@
 #define RGS_FOLDER_H
 
 #include <jansson.h>
+#include <stdbool.h>
+
+#include "rgs_ydoc.h"
 
 /* rgs_folder_merge: the folder's live entries.
  * Inputs: `filemeta` the root map filemeta_v0 as a JSON object (path ->
@@ -29,5 +32,14 @@
  * Returns a new object (caller decrefs), never NULL. */
 json_t *rgs_folder_merge(const json_t *filemeta, const json_t *docs, const char *relay,
                          const char *folder);
+
+/* rgs_folder_from_ydoc: the live entries of folder document `d`: its
+ * roots filemeta_v0 and docs (read as maps, numbers as JavaScript prints
+ * them) merged by rgs_folder_merge.  *never is true (and *entries an empty
+ * object) when the update was 00 00 or neither root exists.  Returns 0 and
+ * *entries (caller decrefs), or -1 with why[200] when a root did not give
+ * JSON. */
+int rgs_folder_from_ydoc(const rgs_ydoc *d, const char *relay, const char *folder, json_t **entries,
+                         bool *never, char why[200]);
 
 #endif

@@ -160,50 +160,6 @@ static int decode(const rgs_relay_result *r, rgs_ydoc **d, char why[320])
     return 0;
 }
 
-static json_t *root_json(const rgs_ydoc *d, const char *root, char why[320])
-{
-    if (!rgs_ydoc_has_root(d, root))
-        return NULL;
-    rgs_buf b = RGS_BUF_INIT;
-    if (rgs_ydoc_json(d, root, RGS_YKIND_MAP, 0, &b) < 0) {
-        rgs_buf_free(&b);
-        return NULL;
-    }
-    json_error_t je;
-    json_t *j = json_loadb(b.data, b.len, JSON_ALLOW_NUL, &je);
-    if (!j)
-        snprintf(why, 320, "root '%s' did not give JSON: %s", root, je.text);
-    rgs_buf_free(&b);
-    return j;
-}
-
-typedef struct {
-    const rgs_ydoc *d;
-} text_ctx;
-
-static int canvas_text(void *ctx, const char *name, rgs_buf *out)
-{
-    const rgs_ydoc *d = ((text_ctx *)ctx)->d;
-    if (!rgs_ydoc_has_root(d, name))
-        return -1;
-    enum rgs_ykind k = rgs_ydoc_guess_kind(d, name);
-    if (k == RGS_YKIND_MAP || k == RGS_YKIND_ARRAY)
-        return -2;
-    return rgs_ydoc_text(d, name, out) < 0 ? -1 : 0;
-}
-
-static rgs_cval *root_cval(const rgs_ydoc *d, const char *root)
-{
-    if (!rgs_ydoc_has_root(d, root))
-        return NULL;
-    rgs_cval_builder b = {0};
-    rgs_cval *v = NULL;
-    if (rgs_ydoc_walk(d, root, RGS_YKIND_MAP, &rgs_cval_visitor, &b) == 0)
-        v = rgs_cval_builder_take(&b);
-    rgs_cval_builder_free(&b);
-    return v;
-}
-
 /* The exported bytes of a note or canvas.  Returns 1 with *content, 0 when
  * the document was never written (00 00, or no content root at all), -1
  * with why on failure (permanent). */
@@ -212,20 +168,11 @@ static int export_doc(const rgs_ydoc *d, const char *kind, rgs_buf *content, cha
     if (rgs_ydoc_never_written(d))
         return 0;
     if (!strcmp(kind, "canvas")) {
-        if (!rgs_ydoc_has_root(d, "nodes") && !rgs_ydoc_has_root(d, "edges") && !rgs_ydoc_has_root(d, "relay"))
-            return 0;
-        rgs_cval *nodes = root_cval(d, "nodes"), *edges = root_cval(d, "edges");
-        text_ctx tc = {d};
-        rgs_canvas_input in = {nodes, edges, canvas_text, &tc};
         char w[200];
-        int rc = rgs_canvas_render(&in, opt.canvas, content, w);
-        rgs_cval_free(nodes);
-        rgs_cval_free(edges);
-        if (rc < 0) {
+        int rc = rgs_canvas_export(d, opt.canvas, content, w);
+        if (rc < 0)
             snprintf(why, 320, "canvas export: %s", w);
-            return -1;
-        }
-        return 1;
+        return rc;
     }
     if (rgs_ydoc_text(d, "contents", content) < 0)
         return 0; /* registered, but the plugin never uploaded the text */
@@ -389,28 +336,21 @@ static void on_folder(void *ctx, rgs_relay_result *r)
         job_end(j);
         return;
     }
-    bool never = rgs_ydoc_never_written(d) ||
-                 (!rgs_ydoc_has_root(d, "filemeta_v0") && !rgs_ydoc_has_root(d, "docs"));
-    json_t *fm = NULL, *docs = NULL, *entries = NULL;
-    if (!never) {
-        fm = root_json(d, "filemeta_v0", why);
-        docs = root_json(d, "docs", why);
-        if (why[0]) {
-            json_t *in = json_deep_copy(s->in);
-            json_object_set_new(in, "folder", json_string(j->folder));
-            fail(s, j->pos, in, false, why);
-            json_decref(in);
-            json_decref(fm);
-            json_decref(docs);
-            rgs_ydoc_free(d);
-            job_end(j);
-            return;
-        }
-        entries = rgs_folder_merge(fm, docs, j->relay, j->folder);
-    } else {
-        rgs_debug("folder '%s-%s': never written", j->relay, j->folder);
-        entries = json_object();
+    json_t *entries = NULL;
+    bool never = false;
+    char w[200];
+    if (rgs_folder_from_ydoc(d, j->relay, j->folder, &entries, &never, w) < 0) {
+        snprintf(why, sizeof why, "folder document: %s", w);
+        json_t *in = json_deep_copy(s->in);
+        json_object_set_new(in, "folder", json_string(j->folder));
+        fail(s, j->pos, in, false, why);
+        json_decref(in);
+        rgs_ydoc_free(d);
+        job_end(j);
+        return;
     }
+    if (never)
+        rgs_debug("folder '%s-%s': never written", j->relay, j->folder);
     json_t *rec = rgs_record_new("folder");
     json_t *ref = json_object_get(s->in, "ref");
     if (ref)
@@ -435,8 +375,6 @@ static void on_folder(void *ctx, rgs_relay_result *r)
             queue_doc(j->slot, j->relay, j->folder, id, kind, k, NULL);
         }
     }
-    json_decref(fm);
-    json_decref(docs);
     rgs_ydoc_free(d);
     job_end(j);
 }
