@@ -263,6 +263,8 @@ static bool env_dropped(const char *e)
 
 static const char *const config_kv[][2] = {
     {"core.hooksPath", "/dev/null"},
+    {"core.fsync", "committed,index,reference"}, /* rebases and fetches are durable too */
+    {"core.fsyncMethod", "fsync"},
     {"core.editor", "true"},
     {"core.askPass", ""},
     {"credential.helper", ""},

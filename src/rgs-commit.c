@@ -852,8 +852,21 @@ static int do_commit(repo_t *r, git_repository *repo, double now)
         rgs_debug("repository '%s': the pending changes leave the tree as it is; no commit", r->dir);
     }
     (void)now;
-    /* objects, index, ref and reflog are durable (libgit2 fsyncs them:
-     * GIT_OPT_ENABLE_FSYNC_GITDIR) before the journal goes */
+    /* the new objects, index, ref and reflog must be durable before the
+     * journal goes: one syncfs(2) of the repository's file system, cheaper
+     * than the ~17 fsyncs of libgit2's GIT_OPT_ENABLE_FSYNC_GITDIR (the
+     * journal's own writes are fsynced where they happen) */
+    if (made) {
+        int dfd = open(r->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        int sr = dfd < 0 ? -1 : syncfs(dfd);
+        int e = errno;
+        if (dfd >= 0)
+            close(dfd);
+        if (sr < 0) {
+            rgs_error("syncfs '%s': %s; the journal is kept", r->dir, strerror(e));
+            goto out;
+        }
+    }
     journal_done(r);
     rc = 0;
 out:
@@ -1528,7 +1541,6 @@ int main(int argc, char **argv)
         return RGS_EX_OK;
     }
     git_libgit2_init();
-    git_libgit2_opts(GIT_OPT_ENABLE_FSYNC_GITDIR, 1); /* commits survive power loss */
     if (rgs_git_ctx_init(&gctx, data_dir, cfg, tofu, git_timeout) < 0)
         worse(RGS_EX_TEMP);
     pstate_load();

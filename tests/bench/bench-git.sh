@@ -35,7 +35,7 @@ make_repo() { # DIR N: N notes in directories of 100, committed
 }
 
 echo "commit of one changed note (median of $ROUNDS, ms).  rgs-commit: the tick's whole run (process start,"
-echo "config, journal, libgit2 index read + stage + write, tree, commit; every file fsynced)."
+echo "config, journal, libgit2 index read + stage + write, tree, commit; made durable with one syncfs)."
 echo "git-cli: 'git add -A && git commit -q' (git's default: no fsync); git-cli-fsync: the same with"
 echo "core.fsync=all, as durable as rgs-commit.  ratio = rgs-commit / git-cli."
 printf '%-8s %12s %12s %14s %8s\n' files rgs-commit git-cli git-cli-fsync ratio
