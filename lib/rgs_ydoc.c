@@ -140,7 +140,7 @@ static void *aalloc(rgs_ydoc *d, size_t sz)
     sz = (sz + 15) & ~(size_t)15;
     struct chunk *c = d->arena;
     if (!c || c->cap - c->used < sz) {
-        size_t cap = sz > 16384 ? sz : d->chunk;
+        size_t cap = sz > d->chunk ? sz : d->chunk; /* never smaller than the block */
         if (d->chunk < 262144)
             d->chunk *= 2;
         struct chunk *nc = rgs_xmalloc(sizeof *nc + cap);
