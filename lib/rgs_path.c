@@ -327,7 +327,7 @@ int rgs_path_write(int root, const char *rel, const void *p, size_t n, mode_t mo
 }
 
 int rgs_path_write_staged(int root, const char *rel, int staging, const void *p, size_t n,
-                          mode_t mode, unsigned *created)
+                          mode_t mode, unsigned flags, unsigned *created)
 {
     const char *last;
     int d = rgs_path_open_parent(root, rel, true, &last, created);
@@ -364,7 +364,7 @@ int rgs_path_write_staged(int root, const char *rel, int staging, const void *p,
         }
         goto out;
     }
-    if (fsync(d) < 0) {
+    if (!(flags & RGS_PATH_DEFER_DIRSYNC) && fsync(d) < 0) {
         saved = errno;
         goto out;
     }
@@ -375,7 +375,66 @@ out:
     return rc;
 }
 
-int rgs_path_rename(int root, const char *from, const char *to, unsigned *created)
+int rgs_path_stage(int staging, const void *p, size_t n, mode_t mode, char name[64])
+{
+    static unsigned counter;
+    snprintf(name, 64, "s.%ld.%u", (long)getpid(), counter++);
+    int fd = openat(staging, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+    if (fd < 0)
+        return -1;
+    if (fchmod(fd, mode) < 0 || rgs_write_all(fd, p, n) < 0) {
+        int saved = errno;
+        close(fd);
+        unlinkat(staging, name, 0);
+        errno = saved;
+        return -1;
+    }
+    if (close(fd) < 0) {
+        int saved = errno;
+        unlinkat(staging, name, 0);
+        errno = saved;
+        return -1;
+    }
+    return 0;
+}
+
+int rgs_path_install(int root, const char *rel, int staging, const char *name, unsigned flags,
+                     unsigned *created)
+{
+    const char *last;
+    int d = rgs_path_open_parent(root, rel, true, &last, created);
+    if (d < 0)
+        return -1;
+    struct stat st;
+    int rc = -1, saved = 0;
+    if (fstatat(d, last, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode))
+        saved = EISDIR;
+    else if (renameat(staging, name, d, last) < 0)
+        saved = errno;
+    else if (!(flags & RGS_PATH_DEFER_DIRSYNC) && fsync(d) < 0)
+        saved = errno;
+    else
+        rc = 0;
+    close(d);
+    errno = saved;
+    return rc;
+}
+
+int rgs_path_sync_dir(int root, const char *rel)
+{
+    const char *last;
+    int d = rgs_path_open_parent(root, rel, false, &last, NULL);
+    if (d < 0)
+        return -1;
+    int rc = fsync(d);
+    int saved = errno;
+    close(d);
+    errno = saved;
+    return rc;
+}
+
+int rgs_path_rename(int root, const char *from, const char *to, unsigned flags,
+                    unsigned *created)
 {
     const char *lf, *lt;
     int df = rgs_path_open_parent(root, from, false, &lf, NULL);
@@ -394,7 +453,7 @@ int rgs_path_rename(int root, const char *from, const char *to, unsigned *create
         saved = EISDIR;
     } else if (renameat(df, lf, dt, lt) < 0) {
         saved = errno;
-    } else if (fsync(dt) < 0 || fsync(df) < 0) {
+    } else if (!(flags & RGS_PATH_DEFER_DIRSYNC) && (fsync(dt) < 0 || fsync(df) < 0)) {
         saved = errno;
     } else {
         rc = 0;

@@ -102,13 +102,35 @@ int rgs_path_write(int root, const char *rel, const void *p, size_t n, mode_t mo
  * would pick it up).  The caller empties the staging directory while it
  * holds the repository lock.  Falls back to rgs_path_write when the rename
  * crosses file systems (EXDEV). */
+#define RGS_PATH_DEFER_DIRSYNC 1u /* flags: skip the directory fsync; the caller
+                                    fsyncs the directory later (rgs_path_sync_dir)
+                                    before it reports the change as durable */
 int rgs_path_write_staged(int root, const char *rel, int staging, const void *p, size_t n,
-                          mode_t mode, unsigned *created);
+                          mode_t mode, unsigned flags, unsigned *created);
+
+/* Two-step writes, so that one syncfs(2) can stand for many fsyncs:
+ * rgs_path_stage writes `n` bytes into a new file in `staging` (name in
+ * name[64]; no fsync: the caller makes the staged files durable, e.g. with
+ * one syncfs(2), before installing them); rgs_path_install renames the
+ * staged file over `rel` (parents made as needed, a symlink at `rel`
+ * replaced, EISDIR for a directory there) and fsyncs the directory unless
+ * RGS_PATH_DEFER_DIRSYNC.  Both return 0 or -1 with errno; EXDEV from
+ * install: staging is on another file system (use rgs_path_write). */
+int rgs_path_stage(int staging, const void *p, size_t n, mode_t mode, char name[64]);
+int rgs_path_install(int root, const char *rel, int staging, const char *name, unsigned flags,
+                     unsigned *created);
 
 /* rgs_path_rename: rename(2) `from` to `to` (both below root; parents of
- * `to` made as needed), then fsync both directories.  An existing file at
- * `to` is replaced.  Returns 0 or -1 with errno. */
-int rgs_path_rename(int root, const char *from, const char *to, unsigned *created);
+ * `to` made as needed), then fsync both directories (unless flags has
+ * RGS_PATH_DEFER_DIRSYNC).  An existing file at `to` is replaced.  Returns
+ * 0 or -1 with errno. */
+int rgs_path_rename(int root, const char *from, const char *to, unsigned flags,
+                    unsigned *created);
+
+/* rgs_path_sync_dir: fsync the directory holding `rel` (the parent of its
+ * last component; walked as rgs_path_open_dir).  Returns 0 or -1 with
+ * errno. */
+int rgs_path_sync_dir(int root, const char *rel);
 
 /* rgs_path_unlink: remove the file (or symlink itself) at `rel`, fsync its
  * directory.  Returns 0 or -1 with errno (ENOENT when absent, EISDIR). */

@@ -18,7 +18,7 @@ struct rgs_state {
     char *data_dir;
     char relay[37];
     json_t *doc[F_N];
-    char *loaded[F_N]; /* serialisation at load (NULL: the file did not exist) */
+    char *loaded[F_N]; /* bytes of the file at load (NULL: it did not exist) */
     json_t *index;     /* doc id -> [folder, vpath]; NULL until first find_doc */
 };
 
@@ -142,19 +142,21 @@ int rgs_state_load(const char *data_dir, const char *relay, rgs_state **out)
         }
         json_error_t err;
         json_t *j = json_loadb(b.data, b.len, 0, &err);
-        rgs_buf_free(&b);
         char why[240];
         if (!j) {
+            rgs_buf_free(&b);
             rgs_error("load state '%s/%s': invalid JSON at line %d: %s", dir, file_names[i],
                       err.line, err.text);
             goto fail;
         }
         if (!shape_ok(file_names[i], j, why, sizeof why)) {
             rgs_error("load state '%s/%s': %s", dir, file_names[i], why);
+            rgs_buf_free(&b);
             json_decref(j);
             goto fail;
         }
-        s->loaded[i] = serialise(j);
+        /* the bytes, not a re-serialisation: loading stays one parse */
+        s->loaded[i] = rgs_buf_steal(&b, NULL);
         s->doc[i] = j;
     }
     normalise_local(s->doc[F_LOCAL]);

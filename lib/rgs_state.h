@@ -60,7 +60,9 @@ json_t *rgs_state_folder_meta(rgs_state *s, const char *folder, bool create);
 json_t *rgs_state_folder_local(rgs_state *s, const char *folder, bool create);
 void rgs_state_changed(rgs_state *s);
 
-/* rgs_state_save: write the files that changed since load (serialised as
+/* rgs_state_save: write the files whose bytes differ from what was loaded
+ * (a file written by the original service is rewritten once, in this
+ * format, the first time it is saved; serialised as
  * json.dump(indent=2) does, keys sorted, non-ASCII as \uXXXX escapes, no
  * trailing newline; a file that did not exist and is still empty is not
  * created), each atomically (temp file, fsync, rename, directory fsync),

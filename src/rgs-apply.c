@@ -42,7 +42,8 @@ typedef struct {
     char *error;     /* set: every op of the group fails with this (temporary) */
     json_t *out;     /* records to emit at the next flush */
     bool dirty;      /* state changed since the last save */
-    size_t pending;  /* ops since the last flush */
+    json_t *dirsync; /* directory (repo path) -> a file path in it: to fsync */
+    json_t *ops;     /* ops waiting to be applied (at most FLUSH_EVERY) */
 } group;
 
 static group G = {.repo_lock = -1, .state_lock = -1, .root = -1, .staging = -1};
@@ -93,7 +94,20 @@ static void group_flush(void)
     if (!G.active)
         return;
     if (G.dirty && !dry_run) {
-        if (rgs_state_save(G.st) < 0) {
+        /* the directory entries of this group's writes and moves reach the
+         * disk before the state that describes them (one fsync per
+         * directory, not per file) */
+        bool synced = true;
+        const char *k;
+        json_t *v;
+        json_object_foreach(G.dirsync, k, v) if (rgs_path_sync_dir(G.root, json_string_value(v)) < 0 &&
+                                                  errno != ENOENT)
+        {
+            rgs_error("fsync directory '%s': %s", *k ? k : ".", strerror(errno));
+            synced = false;
+        }
+        json_object_clear(G.dirsync);
+        if (!synced || rgs_state_save(G.st) < 0) {
             /* files changed but the state is not durable: report every
              * applied op as failed; the next batch re-plans them */
             for (size_t i = 0; i < json_array_size(G.out); i++) {
@@ -115,13 +129,15 @@ static void group_flush(void)
     for (size_t i = 0; i < json_array_size(G.out); i++)
         emit(json_array_get(G.out, i));
     json_array_clear(G.out);
-    G.pending = 0;
 }
+
+static void run_ops(void);
 
 static void group_end(void)
 {
     if (!G.active)
         return;
+    run_ops();
     group_flush();
     rgs_state_free(G.st);
     if (G.root >= 0)
@@ -134,6 +150,8 @@ static void group_end(void)
         close(G.repo_lock);
     free(G.error);
     json_decref(G.out);
+    json_decref(G.dirsync);
+    json_decref(G.ops);
     memset(&G, 0, sizeof G);
     G.repo_lock = G.state_lock = G.root = G.staging = -1;
 }
@@ -144,6 +162,8 @@ static void group_start(const char *relay, const char *folder)
     memcpy(G.relay, relay, 37);
     memcpy(G.folder, folder, 37);
     G.out = json_array();
+    G.dirsync = json_object();
+    G.ops = json_array();
     if (!dry_run) {
         G.repo_lock = rgs_lock_repo(data_dir, relay, folder, lock_wait);
         if (G.repo_lock < 0) {
@@ -198,6 +218,16 @@ static void group_start(const char *relay, const char *folder)
     } else if (dup_fd >= 0) {
         close(dup_fd);
     }
+}
+
+/* The directory holding `path` must be fsync'd before the state is saved. */
+static void need_dirsync(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    char *dir = rgs_xstrndup(path, slash ? (size_t)(slash - path) : 0);
+    if (!json_object_get(G.dirsync, dir))
+        json_object_set_new(G.dirsync, dir, json_string(path));
+    free(dir);
 }
 
 /* The file at `path` now. */
@@ -315,7 +345,55 @@ static void untrack(const char *vpath)
     }
 }
 
-static void do_write(json_t *op, const char *path, const char *vpath)
+/* The bytes a write op carries (content, or a blob of the cache), checked
+ * against its sha256.  Returns 0, or -1 with the reason in why and
+ * *temporary. */
+static int op_bytes(const json_t *op, rgs_buf *bytes, char sha[65], char *why, size_t whylen,
+                    bool *temporary)
+{
+    json_t *content = json_object_get(op, "content");
+    const char *blob = rgs_rec_str(op, "blob");
+    *temporary = false;
+    if (json_is_string(content)) {
+        rgs_buf_append(bytes, json_string_value(content), json_string_length(content));
+    } else if (blob) {
+        bool hex = strlen(blob) == 64;
+        for (int i = 0; hex && i < 64; i++)
+            hex = (blob[i] >= '0' && blob[i] <= '9') || (blob[i] >= 'a' && blob[i] <= 'f');
+        if (!hex) {
+            snprintf(why, whylen, "bad blob name");
+            return -1;
+        }
+        char *bp = rgs_xasprintf("%s/cache/blobs/%s", data_dir, blob);
+        int fd = open(bp, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        free(bp);
+        if (fd < 0 || rgs_read_fd(fd, bytes, 0) < 0) {
+            int e = errno;
+            if (fd >= 0)
+                close(fd);
+            snprintf(why, whylen, "blob %s not in the cache: %s", blob, strerror(e));
+            *temporary = true;
+            return -1;
+        }
+        close(fd);
+    } else if (json_object_get(op, "source")) {
+        snprintf(why, whylen, "content not fetched (source left unresolved)");
+        *temporary = true;
+        return -1;
+    } else {
+        snprintf(why, whylen, "write op without content, blob or source");
+        return -1;
+    }
+    rgs_sha256_hex(bytes->data, bytes->len, sha);
+    const char *want = rgs_rec_str(op, "sha256");
+    if ((want && strcasecmp(want, sha)) || (blob && strcasecmp(blob, sha))) {
+        snprintf(why, whylen, "content does not match its sha256");
+        return -1;
+    }
+    return 0;
+}
+
+static void do_write(json_t *op, const char *path, const char *vpath, const char *staged)
 {
     const char *doc = rgs_rec_uuid(op, "doc");
     const char *kind = rgs_rec_str(op, "kind");
@@ -324,48 +402,12 @@ static void do_write(json_t *op, const char *path, const char *vpath)
         add_failed(op, false, "write op without doc, kind, vpath or pre.sha256");
         return;
     }
-    json_t *content = json_object_get(op, "content");
-    const char *blob = rgs_rec_str(op, "blob");
     rgs_buf bytes = RGS_BUF_INIT;
-    char sha[65];
-    if (json_is_string(content)) {
-        rgs_buf_append(&bytes, json_string_value(content), json_string_length(content));
-    } else if (blob) {
-        char b[65];
-        if (strlen(blob) != 64) {
-            add_failed(op, false, "bad blob name");
-            return;
-        }
-        memcpy(b, blob, 65);
-        for (int i = 0; i < 64; i++)
-            if (!((b[i] >= '0' && b[i] <= '9') || (b[i] >= 'a' && b[i] <= 'f'))) {
-                add_failed(op, false, "bad blob name");
-                return;
-            }
-        char *bp = rgs_xasprintf("%s/cache/blobs/%s", data_dir, b);
-        int fd = open(bp, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-        free(bp);
-        if (fd < 0 || rgs_read_fd(fd, &bytes, 0) < 0) {
-            int e = errno;
-            if (fd >= 0)
-                close(fd);
-            rgs_buf_free(&bytes);
-            add_failed(op, true, "blob %s not in the cache: %s", b, strerror(e));
-            return;
-        }
-        close(fd);
-    } else if (json_object_get(op, "source")) {
-        add_failed(op, true, "content not fetched (source left unresolved)");
-        return;
-    } else {
-        add_failed(op, false, "write op without content, blob or source");
-        return;
-    }
-    rgs_sha256_hex(bytes.data, bytes.len, sha);
-    const char *want = rgs_rec_str(op, "sha256");
-    if ((want && strcasecmp(want, sha)) || (blob && strcasecmp(blob, sha))) {
+    char sha[65], why[200];
+    bool temporary;
+    if (op_bytes(op, &bytes, sha, why, sizeof why, &temporary) < 0) {
         rgs_buf_free(&bytes);
-        add_failed(op, false, "content does not match its sha256");
+        add_failed(op, temporary, "%s", why);
         return;
     }
     char newblob[41];
@@ -385,8 +427,19 @@ static void do_write(json_t *op, const char *path, const char *vpath)
     }
     if (!done && !dry_run) {
         unsigned created = 0;
-        if (rgs_path_write_staged(G.root, path, G.staging, bytes.data, bytes.len,
-                                  c.kind == F_FILE ? c.mode : 0644, &created) < 0) {
+        mode_t mode = c.kind == F_FILE ? c.mode : 0644;
+        int rc = -1;
+        if (staged) { /* made durable by the group's syncfs */
+            if (mode == 0644 || fchmodat(G.staging, staged, mode, 0) == 0)
+                rc = rgs_path_install(G.root, path, G.staging, staged, RGS_PATH_DEFER_DIRSYNC,
+                                      &created);
+            if (rc < 0 && errno == EXDEV)
+                rc = rgs_path_write(G.root, path, bytes.data, bytes.len, mode, &created);
+        } else {
+            rc = rgs_path_write_staged(G.root, path, G.staging, bytes.data, bytes.len, mode,
+                                       RGS_PATH_DEFER_DIRSYNC, &created);
+        }
+        if (rc < 0) {
             int e = errno;
             rgs_buf_free(&bytes);
             bool perm = e == ELOOP || e == ENOTDIR || e == EISDIR || e == EPERM || e == EINVAL;
@@ -397,6 +450,7 @@ static void do_write(json_t *op, const char *path, const char *vpath)
     rgs_buf_free(&bytes);
     if (dry_run)
         return;
+    need_dirsync(path);
     /* the doc hash is recorded only now that the bytes are on disk */
     track(vpath, doc, sha, state_type(kind));
     if (!strcmp(kind, "markdown") || !strcmp(kind, "canvas"))
@@ -436,12 +490,14 @@ static void do_move(json_t *op, const char *path, const char *vpath)
     }
     if (dry_run)
         return;
-    if (todo && rgs_path_rename(G.root, from, path, NULL) < 0) {
+    if (todo && rgs_path_rename(G.root, from, path, RGS_PATH_DEFER_DIRSYNC, NULL) < 0) {
         int e = errno;
         add_failed(op, !(e == ELOOP || e == ENOTDIR || e == EISDIR || e == EPERM), "rename: %s",
                    strerror(e));
         return;
     }
+    need_dirsync(path);
+    need_dirsync(from);
     json_t *local = rgs_state_folder_local(G.st, G.folder, true);
     json_t *old = json_object_get(local, from_vpath);
     const char *type = json_string_value(json_object_get(old, "type"));
@@ -532,6 +588,89 @@ static void do_filemeta(json_t *op)
     G.dirty = true;
 }
 
+static void apply_one(json_t *op, const char *staged)
+{
+    const char *kind = rgs_rec_str(op, "op");
+    if (dry_run && strcmp(kind, "filemeta")) {
+        json_t *c = json_deep_copy(op);
+        json_t *content = json_object_get(c, "content");
+        if (json_is_string(content)) {
+            json_object_set_new(c, "bytes", json_integer((json_int_t)json_string_length(content)));
+            json_object_del(c, "content");
+        }
+        json_object_set_new(c, "dry_run", json_true());
+        json_array_append_new(G.out, c);
+    }
+    if (G.error) {
+        add_failed(op, true, "%s", G.error);
+    } else if (!strcmp(kind, "filemeta")) {
+        do_filemeta(op);
+    } else {
+        const char *path = rgs_rec_str(op, "path");
+        const char *vpath = rgs_rec_str(op, "vpath");
+        char why[128];
+        if (!path || rgs_path_check(path, strlen(path), 0, NULL, NULL, why, sizeof why) < 0) {
+            add_refused(op, path ? why : "op without path");
+        } else if (!strcmp(kind, "write")) {
+            do_write(op, path, vpath, staged);
+        } else if (!strcmp(kind, "move")) {
+            do_move(op, path, vpath);
+        } else if (!strcmp(kind, "delete")) {
+            do_delete(op, path, vpath);
+        } else if (!strcmp(kind, "mkdir")) {
+            do_mkdir(op, path);
+        } else if (!strcmp(kind, "rmdir")) {
+            do_rmdir(op, path);
+        } else {
+            add_failed(op, false, "unknown op '%s'", kind);
+        }
+    }
+}
+
+/* Apply the buffered ops of the group.  The bytes of every write are
+ * staged first and made durable with one syncfs(2) (instead of one fsync
+ * per file); then the ops run in order, each checking its preconditions
+ * and renaming its staged file into place. */
+static void run_ops(void)
+{
+    size_t n = json_array_size(G.ops);
+    if (!n)
+        return;
+    char (*staged)[64] = rgs_xcalloc(n, sizeof *staged);
+    if (!dry_run && !G.error) {
+        size_t count = 0;
+        for (size_t i = 0; i < n; i++) {
+            json_t *op = json_array_get(G.ops, i);
+            if (strcmp(rgs_rec_str(op, "op"), "write"))
+                continue;
+            rgs_buf b = RGS_BUF_INIT;
+            char sha[65], why[200];
+            bool temporary;
+            if (op_bytes(op, &b, sha, why, sizeof why, &temporary) == 0 &&
+                rgs_path_stage(G.staging, b.data, b.len, 0644, staged[i]) == 0)
+                count++;
+            else
+                staged[i][0] = '\0';
+            rgs_buf_free(&b);
+        }
+        if (count && syncfs(G.staging) < 0) {
+            rgs_warn("syncfs: %s; falling back to one fsync per file", strerror(errno));
+            for (size_t i = 0; i < n; i++)
+                if (staged[i][0]) {
+                    unlinkat(G.staging, staged[i], 0);
+                    staged[i][0] = '\0';
+                }
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        apply_one(json_array_get(G.ops, i), staged[i][0] ? staged[i] : NULL);
+    for (size_t i = 0; i < n; i++)
+        if (staged[i][0])
+            unlinkat(G.staging, staged[i], 0); /* not installed (failed op) */
+    free(staged);
+    json_array_clear(G.ops);
+}
+
 static void handle_op(json_t *op)
 {
     const char *relay = rgs_rec_uuid(op, "relay"), *folder = rgs_rec_uuid(op, "folder");
@@ -547,45 +686,11 @@ static void handle_op(json_t *op)
         group_end();
         group_start(relay, folder);
     }
-    G.pending++;
-    if (dry_run) {
-        if (strcmp(kind, "filemeta")) {
-            json_t *c = json_deep_copy(op);
-            json_t *content = json_object_get(c, "content");
-            if (json_is_string(content)) {
-                json_object_set_new(c, "bytes", json_integer((json_int_t)json_string_length(content)));
-                json_object_del(c, "content");
-            }
-            json_object_set_new(c, "dry_run", json_true());
-            json_array_append_new(G.out, c);
-        }
-    }
-    if (G.error) {
-        add_failed(op, true, "%s", G.error);
-    } else if (!strcmp(kind, "filemeta")) {
-        do_filemeta(op);
-    } else {
-        const char *path = rgs_rec_str(op, "path");
-        const char *vpath = rgs_rec_str(op, "vpath");
-        char why[128];
-        if (!path || rgs_path_check(path, strlen(path), 0, NULL, NULL, why, sizeof why) < 0) {
-            add_refused(op, path ? why : "op without path");
-        } else if (!strcmp(kind, "write")) {
-            do_write(op, path, vpath);
-        } else if (!strcmp(kind, "move")) {
-            do_move(op, path, vpath);
-        } else if (!strcmp(kind, "delete")) {
-            do_delete(op, path, vpath);
-        } else if (!strcmp(kind, "mkdir")) {
-            do_mkdir(op, path);
-        } else if (!strcmp(kind, "rmdir")) {
-            do_rmdir(op, path);
-        } else {
-            add_failed(op, false, "unknown op '%s'", kind);
-        }
-    }
-    if (G.pending >= FLUSH_EVERY)
+    json_array_append(G.ops, op);
+    if (json_array_size(G.ops) >= FLUSH_EVERY) {
+        run_ops();
         group_flush();
+    }
 }
 
 static void usage(FILE *f)

@@ -123,7 +123,7 @@ static void test_fs(void)
     ok(rgs_path_write(root, "evil/x.md", "x", 1, 0644, NULL) < 0 && errno == ELOOP,
        "write through a symlinked parent refused (ELOOP)");
     ok(rgs_path_lstat(root, "evil/x.md", &st) < 0 && errno == ELOOP, "lstat through it refused");
-    ok(rgs_path_rename(root, "a/b/c.md", "evil/c.md", NULL) < 0 && errno == ELOOP,
+    ok(rgs_path_rename(root, "a/b/c.md", "evil/c.md", 0, NULL) < 0 && errno == ELOOP,
        "rename into it refused");
     ok(!exists("outside/x.md") && !exists("outside/c.md"), "nothing written outside");
     ok(rgs_path_unlink(root, "evil/y") < 0 && errno == ELOOP, "unlink through it refused");
@@ -148,10 +148,10 @@ static void test_fs(void)
     char *stg = rgs_xasprintf("%s/staging", dir);
     mkdir(stg, 0700);
     int sfd = open(stg, O_RDONLY | O_DIRECTORY);
-    ok(rgs_path_write_staged(root, "s/t.md", sfd, "staged", 6, 0600, NULL) == 0 &&
+    ok(rgs_path_write_staged(root, "s/t.md", sfd, "staged", 6, 0600, RGS_PATH_DEFER_DIRSYNC, NULL) == 0 &&
            rgs_path_lstat(root, "s/t.md", &st) == 0 && st.st_size == 6 && (st.st_mode & 0777) == 0600,
        "staged write lands with its mode");
-    ok(rgs_path_write_staged(root, "evil/t.md", sfd, "x", 1, 0644, NULL) < 0 && errno == ELOOP &&
+    ok(rgs_path_write_staged(root, "evil/t.md", sfd, "x", 1, 0644, 0, NULL) < 0 && errno == ELOOP &&
            !exists("outside/t.md"),
        "staged write through a symlinked parent refused");
     DIR *sd = fdopendir(dup(sfd));
@@ -162,6 +162,8 @@ static void test_fs(void)
             left++;
     closedir(sd);
     ok(left == 0, "nothing left in the staging directory");
+    ok(rgs_path_sync_dir(root, "s/t.md") == 0 && rgs_path_sync_dir(root, "evil/t.md") < 0,
+       "sync_dir: parent fsync'd, not through a symlink");
     close(sfd);
     free(stg);
 
@@ -175,7 +177,7 @@ static void test_fs(void)
     ok(!exists("repo/.git/config") && !exists("repo/a/.GIT"), "nothing created in .git");
 
     /* rename, directory at the target, unlink, rmdir */
-    ok(rgs_path_rename(root, "a/b/c.md", "d/e/c.md", &created) == 0 && exists("repo/d/e/c.md") &&
+    ok(rgs_path_rename(root, "a/b/c.md", "d/e/c.md", 0, &created) == 0 && exists("repo/d/e/c.md") &&
            !exists("repo/a/b/c.md"),
        "rename makes parents");
     ok(rgs_path_write(root, "d/e", "x", 1, 0644, NULL) < 0 && errno == EISDIR,

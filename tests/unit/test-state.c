@@ -131,11 +131,22 @@ static void test_original(void)
     /* unchanged documents are not rewritten */
     ok(rgs_state_save(s) == 0, "save");
     char *h = get("document_hashes.json");
-    ok(h && !strcmp(h, orig_hashes), "untouched document_hashes.json keeps its bytes");
+    ok(h && !strcmp(h, orig_hashes), "document_hashes.json in json.dump bytes already: kept");
     free(h);
     char *f = get("shared_folders.json");
-    ok(f && !strcmp(f, orig_folders), "untouched shared_folders.json keeps its bytes");
+    json_t *fj = json_loads(f ? f : "", 0, NULL), *oj = json_loads(orig_folders, 0, NULL);
+    ok(fj && json_equal(fj, oj), "shared_folders.json: same content");
+    json_decref(fj);
+    json_decref(oj);
     free(f);
+    struct stat st1, st2;
+    char *fp = rgs_xasprintf("%s/state/%s/shared_folders.json", dir, RELAY);
+    stat(fp, &st1);
+    rgs_state_free(s);
+    ok(rgs_state_load(dir, RELAY, &s) == 0 && rgs_state_save(s) == 0 && stat(fp, &st2) == 0 &&
+           st1.st_ino == st2.st_ino,
+       "a file already in our format is not rewritten");
+    free(fp);
     char *l = get("local_state.json");
     ok(l && strcmp(l, orig_local) && strstr(l, "\"/old.md\"") && !strstr(l, "\"old.md\""),
        "normalised local_state.json rewritten");
