@@ -384,7 +384,8 @@ static void map_set(ytype *t, uint32_t key, yitem *it)
 struct rd {
     const uint8_t *p;
     size_t n, i;
-    uint64_t last_id;  /* one-entry cache of client id -> index */
+    uint64_t last_word, last_mask; /* one-entry cache: encoded client id -> index */
+    uint8_t last_rawlen;
     uint32_t last_idx;
     rgs_ydoc *d;
     rgs_ydoc_err *err;
@@ -456,7 +457,7 @@ static inline uint64_t rd_vu(rd *r, const char *what)
 }
 
 /* varUint that must be at most `max` (a count, id or clock). */
-static uint64_t rd_vu_max(rd *r, const char *what, uint64_t max)
+static inline uint64_t rd_vu_max(rd *r, const char *what, uint64_t max)
 {
     size_t at = r->i;
     uint64_t v = rd_vu(r, what);
@@ -558,14 +559,16 @@ static size_t utf8_to_16(const uint8_t *s, size_t n, uint16_t *out, size_t *bad)
 #ifdef __SSE2__
         if (i + 16 <= n) { /* 16 ASCII bytes -> 16 units */
             __m128i v = _mm_loadu_si128((const __m128i *)(s + i));
-            if (!_mm_movemask_epi8(v)) {
-                __m128i z = _mm_setzero_si128();
-                _mm_storeu_si128((__m128i *)(out + k), _mm_unpacklo_epi8(v, z));
-                _mm_storeu_si128((__m128i *)(out + k + 8), _mm_unpackhi_epi8(v, z));
-                i += 16;
-                k += 16;
+            unsigned m = (unsigned)_mm_movemask_epi8(v);
+            /* widen all 16 (out has room: k <= i) and keep the ASCII prefix */
+            __m128i z = _mm_setzero_si128();
+            _mm_storeu_si128((__m128i *)(out + k), _mm_unpacklo_epi8(v, z));
+            _mm_storeu_si128((__m128i *)(out + k + 8), _mm_unpackhi_epi8(v, z));
+            unsigned good = m ? (unsigned)__builtin_ctz(m) : 16;
+            i += good;
+            k += good;
+            if (good == 16)
                 continue;
-            }
         }
 #endif
         if (i + 8 <= n) {
@@ -728,13 +731,30 @@ static void rd_any(rd *r, int depth)
 
 /* ------------------------------------------------------------------ 3 */
 
-static uint32_t rd_client(rd *r, const char *what)
+static inline uint32_t rd_client(rd *r, const char *what)
 {
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    /* the same bytes as the last client id decode to the same client
+     * (varUints are prefix-free; ids up to 2^53-1 take at most 8 bytes) */
+    if (r->last_mask && r->n - r->i >= 8) {
+        uint64_t w;
+        memcpy(&w, r->p + r->i, 8);
+        if ((w & r->last_mask) == r->last_word) {
+            r->i += r->last_rawlen;
+            return r->last_idx;
+        }
+    }
+#endif
+    size_t at = r->i;
     uint64_t id = rd_vu_max(r, what, MAX_SAFE);
-    if (r->last_idx != UINT32_MAX && r->last_id == id)
-        return r->last_idx;
-    r->last_id = id;
     r->last_idx = client_idx(r->d, id);
+    r->last_rawlen = (uint8_t)(r->i - at);
+    r->last_mask = 0;
+    if (r->n - at >= 8 && r->last_rawlen <= 8) {
+        r->last_mask = r->last_rawlen == 8 ? ~0ULL : (1ULL << (8 * r->last_rawlen)) - 1;
+        memcpy(&r->last_word, r->p + at, 8);
+        r->last_word &= r->last_mask;
+    }
     return r->last_idx;
 }
 
@@ -1702,12 +1722,13 @@ static char *put16_raw(char *o, const uint16_t *u, size_t n)
         if (i + 8 <= n) { /* 8 ASCII units -> 8 bytes */
             __m128i v = _mm_loadu_si128((const __m128i *)(u + i));
             __m128i hi = _mm_and_si128(v, _mm_set1_epi16((short)0xFF80));
-            if (_mm_movemask_epi8(_mm_cmpeq_epi16(hi, _mm_setzero_si128())) == 0xFFFF) {
-                _mm_storel_epi64((__m128i *)o, _mm_packus_epi16(v, v));
-                o += 8;
-                i += 8;
+            unsigned m = ~(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi16(hi, _mm_setzero_si128())) & 0xFFFF;
+            _mm_storel_epi64((__m128i *)o, _mm_packus_epi16(v, v)); /* the ASCII prefix counts */
+            unsigned good = m ? (unsigned)__builtin_ctz(m) / 2 : 8;
+            o += good;
+            i += good;
+            if (good == 8)
                 continue;
-            }
         }
 #endif
         uint32_t c = u[i++];
@@ -1744,12 +1765,13 @@ static char *put16_json_raw(char *o, const uint16_t *u, size_t n)
             __m128i bad = _mm_or_si128(
                 _mm_or_si128(_mm_cmpgt_epi16(v, _mm_set1_epi16(0x7F)), _mm_cmplt_epi16(v, _mm_set1_epi16(0x20))),
                 _mm_or_si128(_mm_cmpeq_epi16(v, _mm_set1_epi16('"')), _mm_cmpeq_epi16(v, _mm_set1_epi16('\\'))));
-            if (!_mm_movemask_epi8(bad)) {
-                _mm_storel_epi64((__m128i *)o, _mm_packus_epi16(v, v));
-                o += 8;
-                i += 8;
+            unsigned m = (unsigned)_mm_movemask_epi8(bad);
+            _mm_storel_epi64((__m128i *)o, _mm_packus_epi16(v, v)); /* the clean prefix counts */
+            unsigned good = m ? (unsigned)__builtin_ctz(m) / 2 : 8;
+            o += good;
+            i += good;
+            if (good == 8)
                 continue;
-            }
         }
 #endif
         uint32_t c = u[i++];
@@ -2326,7 +2348,8 @@ int rgs_ydoc_decode(const uint8_t *p, size_t n, rgs_ydoc **out, rgs_ydoc_err *er
     r->i = 0;
     r->d = d;
     r->err = err;
-    r->last_idx = UINT32_MAX;
+    r->last_rawlen = 0;
+    r->last_mask = 0;
     d->r = r;
     if (setjmp(r->jb)) {
         free(r);

@@ -73,6 +73,36 @@ else
   notok "node yjs fixture"
 fi
 
+# Text with characters that need escaping or are not ASCII at every offset
+# of the 8/16-unit fast paths, edited by two clients (split items).
+cat >txt.js <<'JS'
+const Y = require('yjs'); const fs = require('fs');
+let s = 7; const rnd = n => (s = (Math.imul(s, 1103515245) + 12345) >>> 0) % n;
+const special = ['"', '\\', '\n', '\u0001', '\u001f', 'é', '中', '😀', '\u007f', '\u2028', '/'];
+const a = new Y.Doc(); a.clientID = 11; const b = new Y.Doc(); b.clientID = 12;
+for (let i = 0; i < 600; i++) {
+  const d = i % 3 ? a : b, t = d.getText('t');
+  let piece = 'x'.repeat(rnd(20)) + special[rnd(special.length)] + 'y'.repeat(rnd(9));
+  const at = rnd(t.length + 1);
+  t.insert(at, piece);
+  if (i % 7 === 0 && t.length > 10) t.delete(rnd(t.length - 5), 1 + rnd(4));
+  if (i % 13 === 0) { Y.applyUpdate(b, Y.encodeStateAsUpdate(a)); Y.applyUpdate(a, Y.encodeStateAsUpdate(b)); }
+}
+Y.applyUpdate(b, Y.encodeStateAsUpdate(a)); Y.applyUpdate(a, Y.encodeStateAsUpdate(b));
+fs.writeFileSync('txt.bin', Y.encodeStateAsUpdate(a));
+const fresh = new Y.Doc(); Y.applyUpdate(fresh, fs.readFileSync('txt.bin'));
+fs.writeFileSync('txt.want', JSON.stringify({ t: fresh.getText('t').toString() }) + '\n');
+fs.writeFileSync('txt.raw', fresh.getText('t').toString());
+JS
+if node txt.js; then
+  rgs-ydoc -t t txt.bin >txt.got
+  t_diff "text JSON equals JSON.stringify (escapes and non-ASCII at every offset)" txt.got txt.want
+  rgs-ydoc -t t txt.bin | jq -j .t >txt.jq
+  t_diff "the text itself (through jq) equals toString()" txt.jq txt.raw
+else
+  notok "node yjs text fixture"
+fi
+
 # typed numbers (-T): floats keep a fraction, integers never get one
 cat >typed.js <<'JS'
 const Y = require('yjs'); const fs = require('fs');
