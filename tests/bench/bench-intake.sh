@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# make bench: webhook intake throughput with fsync on.
+# wrk (2 threads, 200 keep-alive connections, 30 s by default) posts valid
+# webhooks, each with its own Svix message id, signed in advance by the npm
+# svix package, against rgs-accept + rgs-verify and socat + rgs-verify.
+# Reports requests/s, acknowledged (200) webhooks/s, p50/p99 latency, that
+# the spool holds exactly one entry per 200, and memory per connection (PSS
+# of the handler processes, sampled mid-run).  Reference in the same run:
+# rgs-accept + rgs-verify --dry-run (same checks, no disk), for the cost of
+# durability.
+#   RGS_BENCH_SECONDS (30)  RGS_BENCH_CONNS (200)
+. "$(dirname "$0")/../lib.sh"
+secs=${RGS_BENCH_SECONDS:-30} conns=${RGS_BENCH_CONNS:-200} threads=2
+for t in wrk socat node; do
+  command -v "$t" >/dev/null || { echo "bench-intake: '$t' is not installed (tests/setup installs it)"; exit 1; }
+done
+[ -x "$RGS_BIN/rgs-verify" ] && [ -x "$RGS_BIN/rgs-accept" ] || { echo "bench-intake: build first (make)"; exit 1; }
+
+secret=whsec_$(head -c 24 /dev/urandom | base64)
+export WEBHOOK_SECRET=$secret RGS_BENCH_REQS=$RGS_TMP/reqs RGS_BENCH_THREADS=$threads
+# enough distinct signed requests for ~12,000 per second
+n_reqs=$((secs * 12000))
+node "$RGS_ROOT/tests/bench/intake-gen.js" "$secret" "$n_reqs" "$RGS_BENCH_REQS"
+echo "disk: $(df -T "$RGS_TMP" | awk 'NR==2 {print $2}') under $RGS_TMP; $conns connections, $threads wrk threads, ${secs}s per run, $n_reqs distinct signed webhooks"
+printf '%-28s %9s %9s %8s %8s %8s %10s %9s %s\n' listener req/s acked/s p50_ms p99_ms max_ms spooled=200 PSS/conn note
+
+pss_sample() { # PARENT_PID -> "count total_pss_kB total_rss_kB"
+  local kids p c=0 pss=0 rss=0 v
+  kids=$(pgrep -P "$1")
+  for p in $kids; do
+    v=$(awk '/^Pss:/ {p=$2} /^Rss:/ {r=$2} END {print p+0, r+0}' "/proc/$p/smaps_rollup" 2>/dev/null) || continue
+    [ -n "$v" ] || continue
+    c=$((c + 1)); pss=$((pss + ${v% *})); rss=$((rss + ${v#* }))
+  done
+  echo "$c $pss $rss"
+}
+
+run() { # NAME LISTENER [rgs-verify options]
+  local name=$1 l=$2; shift 2
+  local dd=$RGS_TMP/$name pid port
+  mkdir -p "$dd"
+  if [ "$l" = accept ]; then
+    RELAY_GIT_DATA_DIR=$dd rgs-accept -q -c 1024 127.0.0.1 0 rgs-verify -q "$@" >"$RGS_TMP/port" 2>>"$RGS_TMP/server.log" &
+    pid=$!
+    local i=0; while [ ! -s "$RGS_TMP/port" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done
+    port=$(cat "$RGS_TMP/port"); rm -f "$RGS_TMP/port"
+  else
+    port=$(free_port)
+    local cmd="rgs-verify -q"; [ $# -gt 0 ] && cmd="$cmd $*"
+    RELAY_GIT_DATA_DIR=$dd socat TCP-LISTEN:"$port",bind=127.0.0.1,reuseaddr,fork,max-children=1024,backlog=1024 \
+      EXEC:"$cmd",nofork 2>>"$RGS_TMP/server.log" &
+    pid=$!
+    wait_port "$port"
+  fi
+  ( sleep $((secs / 2)); pss_sample "$pid" >"$RGS_TMP/mem" ) &
+  local sampler=$!
+  wrk -t"$threads" -c"$conns" -d"${secs}s" --timeout 10s -s "$RGS_ROOT/tests/bench/intake-wrk.lua" \
+    "http://127.0.0.1:$port/webhooks" >"$RGS_TMP/wrk.out" 2>&1
+  wait "$sampler"
+  kill "$pid"; wait "$pid" 2>/dev/null
+  local st200 req dur p50 p99 max spooled mem c pss
+  st200=$(sed -n 's/^statuses.* 200=\([0-9]*\).*/\1/p; s/^statuses 200=\([0-9]*\).*/\1/p' "$RGS_TMP/wrk.out" | head -1)
+  st200=${st200:-0}
+  read -r req dur < <(sed -n 's/^requests \([0-9]*\) duration_us \([0-9]*\).*/\1 \2/p' "$RGS_TMP/wrk.out")
+  read -r p50 p99 max < <(sed -n 's/^latency_us p50=\([0-9]*\) p90=[0-9]* p99=\([0-9]*\) max=\([0-9]*\)/\1 \2 \3/p' "$RGS_TMP/wrk.out")
+  spooled=$(find "$dd/spool/new" -type f 2>/dev/null | wc -l)
+  read -r c pss _ <"$RGS_TMP/mem"
+  local note=""
+  grep -q '^statuses' "$RGS_TMP/wrk.out" || note="wrk failed: $(tail -2 "$RGS_TMP/wrk.out" | tr '\n' ' ')"
+  [ "$(grep -o 'statuses.*' "$RGS_TMP/wrk.out")" = "statuses 200=$st200" ] || note="$note other answers: $(grep -o 'statuses.*' "$RGS_TMP/wrk.out")"
+  local ok_spool="no"; [ "$spooled" = "$st200" ] && ok_spool=yes
+  awk -v n="$name" -v req="${req:-0}" -v dur="${dur:-1}" -v a="$st200" -v p50="${p50:-0}" -v p99="${p99:-0}" \
+      -v max="${max:-0}" -v sp="$spooled" -v oks="$ok_spool" -v c="${c:-0}" -v pss="${pss:-0}" -v note="$note" \
+    'BEGIN { printf "%-28s %9.0f %9.0f %8.1f %8.1f %8.1f %5s %4s %7.2fMB %s\n", n, req/(dur/1e6), a/(dur/1e6),
+             p50/1000, p99/1000, max/1000, sp, oks, (c ? pss/c/1024 : 0), note " (" c " handlers)" }'
+  echo "$name $((st200 * 1000000 / ${dur:-1}))" >>"$RGS_TMP/rates"
+  rm -rf "$dd"
+}
+
+run "rgs-accept + rgs-verify" accept
+run "socat + rgs-verify" socat
+run "reference: --dry-run" accept -n
+awk '{r[NR]=$NF} END { if (r[3] > 0) printf "durable/dry-run acknowledged rate: rgs-accept %.2f, socat %.2f\n", r[1]/r[3], r[2]/r[3] }' "$RGS_TMP/rates"
+echo "spooled=200: 'yes' when the spool holds exactly one entry per 200 answer (dry run writes nothing)"
+echo "reproduce: make bench (or RGS_BENCH_SECONDS=10 bash tests/bench/bench-intake.sh)"
+grep -v '^rgs-accept: info' "$RGS_TMP/server.log" | sort | uniq -c | sort -rn | head -5 | sed 's/^/server log: /'
