@@ -35,8 +35,18 @@ start_socat() {
   wait_port "$PORT"
 }
 
-# spooled DATA_DIR: number of entries in spool/new
-spooled() { find "$1/spool/new" -type f 2>/dev/null | wc -l; }
+# spool_records DATA_DIR: every record waiting in the spool, one per line
+# (the open batch log, rotated logs and single-entry files; rgs_spool.h)
+spool_records() {
+  local f
+  for f in "$1"/spool/log/current "$1"/spool/new/* "$1"/spool/cur/*; do
+    case $f in *.done|*.reason) continue ;; esac
+    [ -f "$f" ] && grep -v '^$' "$f"
+  done
+  return 0
+}
+# spooled DATA_DIR: how many records wait in the spool
+spooled() { spool_records "$1" | wc -l; }
 
 # status_of CURL_ARGS...: the HTTP status curl gets (000 on failure)
 status_of() { curl -s -o /dev/null -w '%{http_code}' --max-time 20 "$@"; }

@@ -28,7 +28,7 @@ sig=$(sign "$secret" msg_one "$now")
 t_ok "svix produced a v1 signature" test "${sig#v1,}" != "$sig"
 t_is "valid svix-* signature: 200" "$(post svix msg_one "$now" "$sig")" '{"status":"received"} 200'
 t_is "spooled once" "$(spooled "$dd")" 1
-t_is "record says auth svix" "$(jq -r .auth "$dd"/spool/new/*)" svix
+t_is "record says auth svix" "$(spool_records "$dd" | jq -r .auth)" svix
 t_is "replay of the same request: 409" "$(post svix msg_one "$now" "$sig")" '{"error":"Message already received"} 409'
 sig2=$(sign "$secret" msg_one "$((now + 5))")
 t_is "same message id re-signed with a new timestamp: 409" "$(post svix msg_one "$((now + 5))" "$sig2")" \

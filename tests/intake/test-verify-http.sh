@@ -42,12 +42,13 @@ check_listener() { # NAME DATA_DIR
   t_is "$n: right secret: 200 body byte for byte" "$(cat "$out")" '{"status":"received"}'
   t_ok "$n: 200 is application/json" grep -qi '^Content-Type: application/json' "$out.h"
   t_is "$n: one entry spooled" "$(spooled "$dd")" 1
-  local f; f=$(find "$dd/spool/new" -type f | head -1)
+  local f=$RGS_TMP/rec.$n
+  spool_records "$dd" | head -1 >"$f"
   t_is "$n: entry is a webhook record" \
     "$(jq -c '[.v,.type,.relay,.resource,.doc_id,.event_type,.event_id,.timestamp,.user,.metadata,.auth]' "$f")" \
     "[1,\"webhook\",\"$DOC_RELAY\",\"$DOC_RES\",\"$DOC_ID\",\"document.updated\",\"evt_V1StGXR8Z5jdHi6B2myT4\",\"2026-03-03T21:58:48.123456789+00:00\",\"u1\",{},\"bearer\"]"
   t_is "$n: received time is now" "$(jq '(.received - now | fabs) < 60' "$f")" true
-  t_is "$n: entry is one line" "$(wc -l <"$f")" 1
+  t_is "$n: the record is one line of the batch log" "$(wc -l <"$dd/spool/log/current")" 1
 
   # upper-case ids are lower-cased; bad envelopes
   local upper; upper=$(echo "$DOC_ID" | tr a-f A-F)
@@ -109,11 +110,11 @@ t_is "/api/pubkey equals ssh-keygen -y" "$(jq -r .public_key "$RGS_TMP/pk")" "$(
 t_is "/api/pubkey key_type" "$(jq -r .key_type "$RGS_TMP/pk")" ssh-ed25519
 
 mkdir -p "$dd/spool"
-rm -rf "$dd/spool/new"; echo "not a directory" >"$dd/spool/new"
+rm -rf "$dd/spool/log"; echo "not a directory" >"$dd/spool/log"
 curl -s -H "Authorization: Bearer $SECRET" -d "$(body)" "$url/webhooks" >"$RGS_TMP/o"
 t_is "unwritable spool: 503, nothing acknowledged" "$(cat "$RGS_TMP/o")" \
   '{"error":"Service unavailable: the event could not be stored"}'
-rm -f "$dd/spool/new"
+rm -f "$dd/spool/log"
 t_is "spool writable again: 200" "$(status_of -H "Authorization: Bearer $SECRET" -d "$(body)" "$url/webhooks")" 200
 kill "$ACCEPT_PID"; wait "$ACCEPT_PID" 2>/dev/null
 

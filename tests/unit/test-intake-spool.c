@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static int n_test, n_fail;
@@ -87,11 +88,18 @@ static void test_names(void)
     ok(!rgs_spool_name_valid("1772575128.123456789.4242.0/x", NULL), "name slash");
     ok(!rgs_spool_name_valid(".1772575128.123456789.4242.0", NULL), "name dot file");
     ok(!rgs_spool_name_valid("", NULL), "name empty");
+    ok(rgs_spool_name_valid("1772575128.123456789.4242.0.l0000017", &a) && a == 0, "name of a log line");
+    ok(rgs_spool_name_valid("1772575128.123456789.4242.0.l0000017.a3", &a) && a == 3,
+       "name of a requeued log line");
+    ok(!rgs_spool_name_valid("1772575128.123456789.4242.0.log", NULL), "a batch log is not an entry");
+    ok(!rgs_spool_name_valid("1772575128.123456789.4242.0.l17", NULL), "line number not 7 digits");
+    ok(!rgs_spool_name_valid("1772575128.123456789.4242.0.l0000000", NULL), "line number 0");
 }
 
 static void test_basic(void)
 {
     char *d = dd("basic");
+    /* single-entry files (rgs_spool_put_file) */
     ok(rgs_spool_depth(d) == 0, "depth of a data dir without spool is 0");
     rgs_spool_entry *e;
     size_t n = 5;
@@ -101,7 +109,7 @@ static void test_basic(void)
     bool all = true;
     for (int i = 0; i < 5; i++) {
         json_t *r = hook(i);
-        all = all && rgs_spool_put(d, r, names[i]) == 0 && rgs_spool_name_valid(names[i], NULL);
+        all = all && rgs_spool_put_file(d, r, names[i]) == 0 && rgs_spool_name_valid(names[i], NULL);
         json_decref(r);
     }
     ok(all, "put 5");
@@ -178,6 +186,7 @@ static void test_basic(void)
     char nm[96];
     json_t *arr = json_array();
     ok(rgs_spool_put(d, arr, nm) == -1 && errno == EINVAL, "put refuses a non-object");
+    ok(rgs_spool_put_file(d, arr, nm) == -1 && errno == EINVAL, "put_file refuses a non-object");
     json_decref(arr);
     free(d);
 }
@@ -187,7 +196,7 @@ static void test_bad_entries(void)
     char *d = dd("bad");
     json_t *r = hook(1);
     char nm[96];
-    rgs_spool_put(d, r, nm);
+    rgs_spool_put_file(d, r, nm);
     json_decref(r);
     char *p = rgs_xasprintf("%s/spool/new/1000000000.000000000.1.1", d);
     write_file(p, "{not json\n");
@@ -244,12 +253,188 @@ static void test_unwritable(void)
     json_t *r = hook(1);
     char nm[96];
     errno = 0;
-    ok(rgs_spool_put(d, r, nm) == -1 && errno == ENOTDIR, "put fails when new/ is not a directory");
-    ok(count_files(d, "tmp") == 0, "nothing left in tmp/ after a failed put");
+    ok(rgs_spool_put_file(d, r, nm) == -1 && errno == ENOTDIR,
+       "put_file fails when new/ is not a directory");
+    ok(count_files(d, "tmp") == 0, "nothing left in tmp/ after a failed put_file");
+    char *lg = rgs_xasprintf("%s/log", sp);
+    write_file(lg, "a file where log/ should be");
+    errno = 0;
+    ok(rgs_spool_put(d, r, nm) == -1 && errno == ENOTDIR, "put fails when log/ is not a directory");
+    unlink(lg);
+    unlink(nw);
+    ok(rgs_spool_put(d, r, nm) == 0 && rgs_spool_depth(d) == 1, "put works again once it is fixed");
     json_decref(r);
+    free(lg);
     free(nw);
     free(t);
     free(sp);
+    free(d);
+}
+
+static char *read_all(const char *path)
+{
+    rgs_buf b = RGS_BUF_INIT;
+    if (rgs_read_file(AT_FDCWD, path, &b, 0) < 0) {
+        rgs_buf_free(&b);
+        return NULL;
+    }
+    return rgs_buf_steal(&b, NULL);
+}
+
+static int n_of(const rgs_spool_entry *e)
+{
+    return (int)json_integer_value(json_object_get(e->record, "n"));
+}
+
+/* the batch log: what rgs-verify uses */
+static void test_log(void)
+{
+    char *d = dd("log");
+    char nm[96];
+    bool all = true;
+    for (int i = 0; i < 5; i++) {
+        json_t *r = hook(i);
+        all = all && rgs_spool_put(d, r, nm) == 0 && !strncmp(nm, "log@", 4);
+        json_decref(r);
+    }
+    ok(all, "log: 5 puts");
+    ok(rgs_spool_depth(d) == 5, "log: depth 5");
+    char *cur = rgs_xasprintf("%s/spool/log/current", d);
+    char *text = read_all(cur);
+    int lines = 0;
+    for (char *p = text; p && *p; p++)
+        lines += *p == '\n';
+    ok(text && lines == 5 && text[strlen(text) - 1] == '\n', "log: five lines in log/current");
+    free(text);
+    ok(count_files(d, "new") == 0 && count_files(d, "tmp") == 0, "log: no per-record files");
+
+    rgs_spool_entry *e;
+    size_t n;
+    ok(rgs_spool_peek(d, &e, &n) == 0 && n == 5 && n_of(&e[0]) == 0 && n_of(&e[4]) == 4,
+       "log: peek sees the lines of log/current");
+    rgs_spool_entries_free(e, n);
+    ok(count_files(d, "cur") == 0, "log: peek moved nothing");
+
+    ok(rgs_spool_claim(d, 2, &e, &n) == 0 && n == 5, "log: claim rotates and takes the whole log");
+    bool order = n == 5;
+    for (size_t i = 0; order && i < n; i++)
+        order = n_of(&e[i]) == (int)i && e[i].attempts == 0;
+    ok(order, "log: lines in arrival order");
+    char base[96] = "";
+    if (n == 5) {
+        snprintf(base, sizeof base, "%.*s", (int)(strlen(e[0].name) - 9), e[0].name);
+        ok(!strcmp(e[0].name + strlen(base), ".l0000001") && !strcmp(e[4].name + strlen(base), ".l0000005"),
+           "log: names are <base>.l<line>");
+    } else {
+        ok(0, "log: names are <base>.l<line>");
+    }
+    char names[5][96];
+    for (size_t i = 0; i < n && i < 5; i++)
+        snprintf(names[i], 96, "%s", e[i].name);
+    rgs_spool_entries_free(e, n);
+    char *logf = rgs_xasprintf("%s.log", base);
+    ok(exists(d, "cur", logf) && !exists(d, "log", "current"), "log: the log is in cur/");
+    struct stat st;
+    ok(stat(cur, &st) < 0, "log: log/current was rotated away");
+
+    ok(rgs_spool_ack(d, names[0]) == 0 && rgs_spool_depth(d) == 4, "log: ack a line");
+    ok(rgs_spool_ack(d, names[0]) == 0 && rgs_spool_depth(d) == 4, "log: ack twice is harmless");
+    ok(rgs_spool_requeue(d, names[1], "HTTP 503") == 0, "log: requeue a line");
+    char single[120];
+    snprintf(single, sizeof single, "%s.a1", names[1]);
+    ok(exists(d, "new", single), "log: requeued line is a single file <base>.l<line>.a1 in new/");
+    ok(rgs_spool_depth(d) == 4, "log: depth counts it once");
+    ok(rgs_spool_fail(d, names[2], "permanent") == 0 && exists(d, "failed", names[2]), "log: fail a line");
+    char *fp = rgs_xasprintf("%s/spool/failed/%s", d, names[2]);
+    char *ft = read_all(fp);
+    json_t *fr = ft ? json_loads(ft, 0, NULL) : NULL;
+    ok(fr && json_integer_value(json_object_get(fr, "n")) == 2, "log: failed/ holds the record");
+    json_decref(fr);
+    free(ft);
+    free(fp);
+    ok(rgs_spool_depth(d) == 3, "log: depth 3");
+    ok(rgs_spool_requeue(d, names[2], "again") == -1 && errno == ENOENT,
+       "log: a finished line cannot be requeued");
+
+    /* a new record arrives meanwhile; the next claim returns it too */
+    json_t *r = hook(5);
+    rgs_spool_put(d, r, nm);
+    json_decref(r);
+    ok(rgs_spool_claim(d, 0, &e, &n) == 0 && n == 4, "log: next claim: leftovers, requeued, new");
+    ok(n == 4 && !strcmp(e[0].name, single) && e[0].attempts == 1 && n_of(&e[0]) == 1 &&
+           !strcmp(e[1].name, names[3]) && !strcmp(e[2].name, names[4]) && n_of(&e[3]) == 5,
+       "log: in arrival order, attempts counted");
+    bool acked = true;
+    for (size_t i = 0; i < n; i++)
+        acked = acked && rgs_spool_ack(d, e[i].name) == 0;
+    rgs_spool_entries_free(e, n);
+    ok(acked && rgs_spool_depth(d) == 0, "log: all finished, depth 0");
+    ok(count_files(d, "cur") == 0, "log: finished logs and .done files removed");
+    ok(rgs_spool_ack(d, names[3]) == 0, "log: ack after the log is gone is harmless");
+    free(logf);
+    free(cur);
+    free(d);
+}
+
+static void test_torn(void)
+{
+    char *d = dd("torn");
+    json_t *r = hook(1);
+    char nm[96];
+    rgs_spool_put(d, r, nm);
+    /* a writer killed in the middle of its write */
+    char *cur = rgs_xasprintf("%s/spool/log/current", d);
+    int fd = open(cur, O_WRONLY | O_APPEND);
+    rgs_write_all(fd, "{\"v\":1,\"type\":\"webh", 19);
+    close(fd);
+    json_decref(r);
+    r = hook(2);
+    ok(rgs_spool_put(d, r, nm) == 0, "torn: the next put succeeds");
+    json_decref(r);
+    char *text = read_all(cur);
+    ok(text && strstr(text, "\"webh\n{\"v\":1"), "torn: the torn line was ended before the new record");
+    free(text);
+    int saved = rgs_verbosity;
+    rgs_verbosity = -1;
+    rgs_spool_entry *e;
+    size_t n;
+    ok(rgs_spool_claim(d, 0, &e, &n) == 0 && n == 2 && n_of(&e[0]) == 1 && n_of(&e[1]) == 2,
+       "torn: both whole records come back");
+    rgs_verbosity = saved;
+    ok(count_files(d, "failed") == 2, "torn: the torn line went to failed/ with a reason");
+    for (size_t i = 0; i < n; i++)
+        rgs_spool_ack(d, e[i].name);
+    rgs_spool_entries_free(e, n);
+    ok(rgs_spool_depth(d) == 0 && count_files(d, "cur") == 0, "torn: all finished");
+    free(cur);
+    free(d);
+}
+
+static void test_rotation(void)
+{
+    char *d = dd("rotate");
+    char big[100001];
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    bool all = true;
+    for (int i = 0; i < 45; i++) {
+        json_t *r = hook(i);
+        json_object_set_new(r, "pad", json_string(big));
+        char nm[96];
+        all = all && rgs_spool_put(d, r, nm) == 0;
+        json_decref(r);
+    }
+    ok(all, "rotate: 45 puts of 100 kB");
+    ok(count_files(d, "new") == 1, "rotate: the writer rotated a full log into new/");
+    ok(rgs_spool_depth(d) == 45, "rotate: depth 45 across the rotated and the open log");
+    rgs_spool_entry *e;
+    size_t n;
+    ok(rgs_spool_claim(d, 0, &e, &n) == 0 && n == 45, "rotate: claim returns all");
+    bool order = n == 45;
+    for (size_t i = 0; order && i < n; i++)
+        order = n_of(&e[i]) == (int)i;
+    ok(order, "rotate: in arrival order across logs");
+    rgs_spool_entries_free(e, n);
     free(d);
 }
 
@@ -266,37 +451,67 @@ static void test_concurrent(void)
                 if (rgs_spool_put(d, r, nm) < 0)
                     _exit(1);
                 json_decref(r);
+                /* a consumer rotating meanwhile */
+                if (k == 0 && i % 10 == 5) {
+                    rgs_spool_entry *e;
+                    size_t n;
+                    if (rgs_spool_peek(d, &e, &n) == 0)
+                        rgs_spool_entries_free(e, n);
+                }
             }
             _exit(0);
         }
+    }
+    /* the consumer claims while the writers write */
+    rgs_spool_entry *all = NULL;
+    size_t n_all = 0;
+    for (int round = 0; round < 20; round++) {
+        rgs_spool_entry *e;
+        size_t n;
+        if (rgs_spool_claim(d, 0, &e, &n) == 0) {
+            for (size_t i = 0; i < n; i++) {
+                all = rgs_xrealloc(all, (n_all + 1) * sizeof *all);
+                all[n_all] = e[i];
+                json_incref(e[i].record);
+                n_all++;
+                rgs_spool_ack(d, e[i].name);
+            }
+            rgs_spool_entries_free(e, n);
+        }
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
     }
     int bad = 0, st;
     while (wait(&st) > 0)
         if (!WIFEXITED(st) || WEXITSTATUS(st))
             bad++;
-    ok(bad == 0, "6 processes x 40 puts succeed");
-    ok(rgs_spool_depth(d) == KIDS * EACH, "depth 240");
+    ok(bad == 0, "6 processes x 40 puts succeed while a consumer claims");
     rgs_spool_entry *e;
     size_t n;
-    ok(rgs_spool_claim(d, 0, &e, &n) == 0 && n == KIDS * EACH, "claim 240");
-    /* each child's entries are in its own put order */
+    ok(rgs_spool_claim(d, 0, &e, &n) == 0, "final claim");
+    for (size_t i = 0; i < n; i++) {
+        all = rgs_xrealloc(all, (n_all + 1) * sizeof *all);
+        all[n_all] = e[i];
+        json_incref(e[i].record);
+        n_all++;
+    }
+    rgs_spool_entries_free(e, n);
+    ok(n_all == KIDS * EACH, "every record claimed exactly once (240)");
+    /* each writer's records come back in its order */
     int last[KIDS];
     for (int k = 0; k < KIDS; k++)
         last[k] = -1;
-    bool ordered = true, sorted = true;
-    for (size_t i = 0; i < n; i++) {
-        int v = (int)json_integer_value(json_object_get(e[i].record, "n"));
+    bool ordered = true;
+    for (size_t i = 0; i < n_all; i++) {
+        int v = n_of(&all[i]);
         int k = v / 1000, j = v % 1000;
         if (k < 0 || k >= KIDS || j != last[k] + 1)
             ordered = false;
         else
             last[k] = j;
-        if (i && strcmp(e[i - 1].name, e[i].name) >= 0)
-            sorted = false;
     }
-    ok(ordered, "every writer's entries come back in its order");
-    ok(sorted, "claim returns names sorted");
-    rgs_spool_entries_free(e, n);
+    ok(ordered, "every writer's records come back once, in its order");
+    rgs_spool_entries_free(all, n_all);
     free(d);
 }
 
@@ -314,6 +529,9 @@ int main(int argc, char **argv)
     test_basic();
     test_bad_entries();
     test_unwritable();
+    test_log();
+    test_torn();
+    test_rotation();
     test_concurrent();
     printf("1..%d\n", n_test);
     if (!n_fail) {
