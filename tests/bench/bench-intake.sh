@@ -66,7 +66,9 @@ run() { # NAME LISTENER [rgs-verify options]
   st200=${st200:-0}
   read -r req dur < <(sed -n 's/^requests \([0-9]*\) duration_us \([0-9]*\).*/\1 \2/p' "$RGS_TMP/wrk.out")
   read -r p50 p99 max < <(sed -n 's/^latency_us p50=\([0-9]*\) p90=[0-9]* p99=\([0-9]*\) max=\([0-9]*\)/\1 \2 \3/p' "$RGS_TMP/wrk.out")
-  spooled=$(find "$dd/spool/new" -type f 2>/dev/null | wc -l)
+  # records in the spool: lines of the batch logs and single-entry files
+  spooled=$(find "$dd/spool/log" "$dd/spool/new" "$dd/spool/cur" -type f ! -name '*.done' -print0 2>/dev/null |
+    xargs -0 -r cat | grep -c .)
   read -r c pss _ <"$RGS_TMP/mem"
   local note=""
   grep -q '^statuses' "$RGS_TMP/wrk.out" || note="wrk failed: $(tail -2 "$RGS_TMP/wrk.out" | tr '\n' ' ')"
