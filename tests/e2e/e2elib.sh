@@ -1,0 +1,147 @@
+# End-to-end helpers: a real sshd on 127.0.0.1 hosting a bare repository,
+# the Relay stand-in with the sample vault, rgs-server in its own process
+# group (so a test can kill -9 the whole service), and comparisons of the
+# remote with what Relay holds.  Source after tests/lib.sh.
+
+E2E_RELAY=2c4e6a8b-1d3f-4a5b-9c7d-e0f1a2b3c4d5
+E2E_FOLDER=7f6e5d4c-3b2a-4190-8f7e-6d5c4b3a2f1e
+E2E_TOKEN=e2e-relay-token
+E2E_SECRET=e2e-webhook-secret
+E2E_PIDS=()
+
+e2e_cleanup() {
+  local p
+  [ -n "${SERVER_PGID:-}" ] && kill -9 -- "-$SERVER_PGID" 2>/dev/null
+  for p in "${E2E_PIDS[@]}"; do kill "$p" 2>/dev/null; done
+  wait 2>/dev/null
+  _t_cleanup
+}
+trap e2e_cleanup EXIT
+
+# start_sshd: sshd on a free port with a fresh host key, accepting the
+# deploy key; sets SSH_PORT, SSH_KNOWN_HOSTS, SSH_PRIVATE_KEY, SSHD_PID.
+start_sshd() {
+  local d=$RGS_TMP/sshd
+  mkdir -p "$d"
+  if [ ! -f "$d/hostkey" ]; then
+    ssh-keygen -q -t ed25519 -N '' -C e2e-host -f "$d/hostkey"
+    ssh-keygen -q -t ed25519 -N '' -C e2e-deploy -f "$d/deploy"
+    cp "$d/deploy.pub" "$d/authorized_keys"
+    SSH_PORT=$(free_port)
+  fi
+  cat >"$d/sshd_config" <<EOS
+Port $SSH_PORT
+ListenAddress 127.0.0.1
+HostKey $d/hostkey
+AuthorizedKeysFile $d/authorized_keys
+PidFile $d/sshd.pid
+StrictModes no
+UsePAM no
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PubkeyAuthentication yes
+PermitRootLogin prohibit-password
+AllowUsers $(id -un)
+LogLevel ERROR
+EOS
+  if [ "$(id -u)" = 0 ]; then
+    unshare -m sh -c 'mount -t tmpfs tmpfs /run && mkdir -p /run/sshd && exec /usr/sbin/sshd -D -e -f "$1"' \
+      sh "$d/sshd_config" 2>>"$d/sshd.log" &
+  else
+    /usr/sbin/sshd -D -e -f "$d/sshd_config" 2>>"$d/sshd.log" &
+  fi
+  SSHD_PID=$!
+  E2E_PIDS+=("$SSHD_PID")
+  export SSH_KNOWN_HOSTS="[127.0.0.1]:$SSH_PORT $(cut -d' ' -f1-2 "$d/hostkey.pub")"
+  export SSH_PRIVATE_KEY="$(cat "$d/deploy")"
+  wait_port "$SSH_PORT" 10
+}
+stop_sshd() { kill "$SSHD_PID" 2>/dev/null; wait "$SSHD_PID" 2>/dev/null; }
+
+# start_standin [extra args]: the stand-in with the sample vault; sets
+# RELAY_URL.  Webhooks go to the server's port $PORT.
+start_standin() {
+  node "$RGS_ROOT/tests/standin/standin.js" --vault "$VAULT" \
+    --relay "$E2E_RELAY" --folder "$E2E_FOLDER" --token "$E2E_TOKEN" \
+    --webhook-url "http://127.0.0.1:$PORT/webhooks" --webhook-token "$E2E_SECRET" \
+    --webhook-timeout-ms 2000 "$@" >"$RGS_TMP/standin.ready" 2>>"$RGS_TMP/standin.log" &
+  E2E_PIDS+=($!)
+  local i
+  for ((i = 0; i < 200; i++)); do [ -s "$RGS_TMP/standin.ready" ] && break; sleep 0.05; done
+  RELAY_URL=$(jq -r .url "$RGS_TMP/standin.ready")
+  [ -n "$RELAY_URL" ] && [ "$RELAY_URL" != null ]
+}
+
+# setup_remote URL: the bare repository and the connector file
+setup_remote() {
+  REMOTE=$RGS_TMP/remote.git
+  DATA=$RGS_TMP/data
+  mkdir -p "$DATA"
+  git init -q --bare -b main "$REMOTE"
+  cat >"$DATA/git_connectors.toml" <<EOF
+[[git_connector]]
+shared_folder_id = "$E2E_FOLDER"
+relay_id = "$E2E_RELAY"
+url = "$1"
+branch = "main"
+
+[authors]
+alice = "Alice Beispiel <alice@example.org>"
+bob = "Bob Muster <bob@example.org>"
+EOF
+}
+
+# start_server [extra rgs-server args]: rgs-server in a new session (its own
+# process group, id in SERVER_PGID); stderr appended to $RGS_TMP/server.log
+start_server() {
+  RELAY_SERVER_URL=$RELAY_URL RELAY_SERVER_API_KEY=$E2E_TOKEN WEBHOOK_SECRET=$E2E_SECRET \
+    RELAY_GIT_DATA_DIR=$DATA RGS_CANVAS_FORMAT=${RGS_CANVAS_FORMAT:-obsidian} \
+    setsid rgs-server --port "$PORT" --bind 127.0.0.1 --commit-interval "$COMMIT_INTERVAL" "$@" \
+    2>>"$RGS_TMP/server.log" &
+  SERVER_PID=$!
+  SERVER_PGID=$SERVER_PID
+  wait_port "$PORT" 20
+}
+kill9_server() { kill -9 -- "-$SERVER_PGID" 2>/dev/null; wait "$SERVER_PID" 2>/dev/null; SERVER_PGID=""; }
+
+remote_commits() { git --git-dir="$REMOTE" rev-list --count main 2>/dev/null || echo 0; }
+# wait_remote_change N SECONDS: until the remote has more than N commits
+wait_remote_change() {
+  local i
+  for ((i = 0; i < $2 * 10; i++)); do
+    [ "$(remote_commits)" -gt "$1" ] && return 0
+    sleep 0.1
+  done
+  return 1
+}
+# wait_quiet SECONDS: until the remote has not changed for 3 commit
+# intervals and the spool is empty, at most SECONDS
+wait_quiet() {
+  local last=-1 same=0 i n depth
+  for ((i = 0; i < $1 * 2; i++)); do
+    n=$(git --git-dir="$REMOTE" rev-parse main 2>/dev/null)
+    depth=$(find "$DATA/spool/new" "$DATA/spool/cur" -type f 2>/dev/null | wc -l)
+    if [ "$n" = "$last" ] && [ "$depth" = 0 ]; then same=$((same + 1)); else same=0; fi
+    last=$n
+    [ "$same" -ge $((COMMIT_INTERVAL * 2 * 3 + 4)) ] && return 0
+    sleep 0.5
+  done
+  return 1
+}
+
+# control PATH-AFTER-/_control JSON: call the stand-in's control interface
+control() { curl -fsS --max-time 120 -H 'Content-Type: application/json' --data "$2" "$RELAY_URL/_control/$1"; }
+edit() { # user json-op
+  control edit "$(jq -cn --arg u "$1" --argjson op "$2" '{ops:[$op + {user:$u}], flush:true}')" >/dev/null
+}
+
+# remote_equals_relay NAME: the remote's tree equals what Relay holds now,
+# byte for byte (canvases in the format the server writes: obsidian here)
+remote_equals_relay() {
+  local exp=$RGS_TMP/expected.$RANDOM clone=$RGS_TMP/clone.$RANDOM
+  control export "$(jq -cn --arg d "$exp" '{dir:$d}')" >/dev/null || { notok "$1 (export failed)"; return; }
+  git clone -q "$REMOTE" "$clone" 2>/dev/null || { notok "$1 (clone failed)"; return; }
+  rm -rf "$clone/.git"
+  if diff -r "$exp" "$clone" >"$RGS_TMP/tree.diff" 2>&1; then ok "$1"
+  else notok "$1"; head -20 "$RGS_TMP/tree.diff" | sed 's/^/# /'; fi
+}
