@@ -494,7 +494,13 @@ char *rgs_redact_url(const char *url)
             if (*q == '@')
                 at = q;
         rgs_buf_append(&b, p, (size_t)(host - p));
-        if (at) {
+        bool ssh_user = at && (size_t)(scheme - p) == 3 && strncasecmp(p, "ssh", 3) == 0 &&
+                        !memchr(host, ':', (size_t)(at - host));
+        if (ssh_user) {
+            /* ssh://git@host: a user name, not a credential */
+            rgs_buf_append(&b, host, (size_t)(at - host) + 1);
+            p = at + 1;
+        } else if (at) {
             rgs_buf_puts(&b, "***@");
             p = at + 1;
         } else {

@@ -148,7 +148,8 @@ int rgs_lock_path(const char *path, double wait_seconds);
 double rgs_now(void);
 double rgs_mono(void);
 
-/* rgs_redact_url: copy of `url` with userinfo ("user:pass@") and the values
+/* rgs_redact_url: copy of `url` with userinfo ("user:pass@", "token@"; an
+ * ssh:// user name without a password is kept: it is not a secret) and the values
  * of query parameters named token, key, secret, sig, signature, X-Amz-*
  * replaced by "***".  Safe for logs.  Caller frees. */
 char *rgs_redact_url(const char *url);

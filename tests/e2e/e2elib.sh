@@ -114,14 +114,17 @@ wait_remote_change() {
   done
   return 1
 }
-# wait_quiet SECONDS: until the remote has not changed for 3 commit
-# intervals and the spool is empty, at most SECONDS
+# wait_quiet SECONDS: until the spool is empty, the work repository's HEAD
+# is the remote's main, and that has not changed for 3 commit intervals (+2 s),
+# at most SECONDS
 wait_quiet() {
   local last=-1 same=0 i n depth
   for ((i = 0; i < $1 * 2; i++)); do
     n=$(git --git-dir="$REMOTE" rev-parse main 2>/dev/null)
+    local_head=$(git -C "$DATA/repos/$E2E_RELAY/$E2E_FOLDER" rev-parse HEAD 2>/dev/null)
     depth=$(find "$DATA/spool/new" "$DATA/spool/cur" -type f 2>/dev/null | wc -l)
-    if [ "$n" = "$last" ] && [ "$depth" = 0 ]; then same=$((same + 1)); else same=0; fi
+    # settled: nothing waiting, nothing unpushed, nothing new for a while
+    if [ "$n" = "$last" ] && [ "$depth" = 0 ] && [ "$local_head" = "$n" ]; then same=$((same + 1)); else same=0; fi
     last=$n
     [ "$same" -ge $((COMMIT_INTERVAL * 2 * 3 + 4)) ] && return 0
     sleep 0.5

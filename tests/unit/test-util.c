@@ -140,6 +140,15 @@ static void test_redact(void)
     char *b = rgs_redact_url("https://s3.example/b?X-Amz-Signature=f00&X-Amz-Date=1");
     ok(!strstr(b, "f00"), "redact presigned signature");
     free(b);
+    char *d = rgs_redact_url("ssh://git@host:2222/x.git");
+    ok(!strcmp(d, "ssh://git@host:2222/x.git"), "ssh user name kept");
+    free(d);
+    char *e = rgs_redact_url("ssh://git:pw@host/x.git");
+    ok(!strcmp(e, "ssh://***@host/x.git"), "ssh password hidden");
+    free(e);
+    char *f = rgs_redact_url("https://ghp_token123@github.com/o/r.git");
+    ok(!strstr(f, "ghp_token123"), "https token user hidden");
+    free(f);
     char *c = rgs_redact_url("git@github.com:org/repo.git");
     ok(!strcmp(c, "git@github.com:org/repo.git"), "scp-like url unchanged");
     free(c);

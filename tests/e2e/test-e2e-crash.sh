@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# kill -9 of the whole service (server, listener, every pipeline stage) at a
+# random moment in a burst of edits by two users, twice; restart; the remote
+# ends identical to Relay, no edit lost, the repository sound (git fsck), no
+# stale lock, the spool drained.  Webhooks sent while the service was down
+# are lost, as with Relay (no retries): the start-up reconcile heals that.
+. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/e2elib.sh"
+[ -x /usr/sbin/sshd ] || { skip "no sshd (openssh-server)"; done_testing; }
+cd "$RGS_TMP"
+COMMIT_INTERVAL=1
+PORT=$(free_port)
+seed=${RGS_SEED:-$$}
+RANDOM=$seed
+diag "seed $seed"
+
+start_sshd
+setup_remote "ssh://$(id -un)@127.0.0.1:$SSH_PORT$RGS_TMP/remote.git"
+start_standin
+start_server
+t_ok "first sync" wait_remote_change 0 120
+t_ok "quiet after the first sync" wait_quiet 120
+
+notes=("/Startseite.md" "/Hilfe und Support.md" "/Obsidian Sync/Headless Sync.md" "/Teams/Sync für Teams.md")
+burst() { # round: 60 edits, alternating users, typed markers and deletions
+  local i u p
+  for ((i = 0; i < 60; i++)); do
+    u=alice; [ $((i % 2)) = 1 ] && u=bob
+    p=${notes[$((i % ${#notes[@]}))]}
+    if [ $((i % 7)) = 6 ]; then
+      edit "$u" "$(jq -cn --arg p "$p" '{op:"erase",path:$p,pos:0,len:3}')" || return 1
+    else
+      edit "$u" "$(jq -cn --arg p "$p" --arg t "[r$1 e$i $u]" '{op:"type",path:$p,pos:"end",text:$t}')" || return 1
+    fi
+    sleep 0.0$((RANDOM % 5))
+  done
+}
+for round in 1 2; do
+  burst "$round" >burst$round.log 2>&1 &
+  bp=$!
+  sleep "$((RANDOM % 3)).$((RANDOM % 10))"
+  kill9_server
+  ok "round $round: kill -9 of the whole service in the burst"
+  pgrep -f "rgs-(verify|queue|fetch|plan|apply|commit)" -a | grep -F -- "$DATA" >alive.txt
+  t_ok "round $round: nothing of the service survives" test ! -s alive.txt
+  wait "$bp"; t_is "round $round: the burst finished in Relay" "$?" 0
+  start_server
+  t_ok "round $round: service back" wait_port "$PORT" 20
+  t_ok "round $round: settles" wait_quiet 180
+  remote_equals_relay "round $round: the remote equals Relay byte for byte (no edit lost)"
+done
+W=$DATA/repos/$E2E_RELAY/$E2E_FOLDER
+t_ok "git fsck of the work repository" git -C "$W" fsck --no-progress --strict
+t_ok "git fsck of the remote" git --git-dir="$REMOTE" fsck --no-progress --strict
+t_is "no lock file left in the repository" "$(find "$W/.git" -name '*.lock' | wc -l)" 0
+t_is "spool drained" "$(find "$DATA/spool/new" "$DATA/spool/cur" -type f | wc -l)" 0
+t_is "nothing failed for good" "$(find "$DATA/spool/failed" -type f 2>/dev/null | wc -l)" 0
+t_is "history is linear (no merges)" "$(git --git-dir="$REMOTE" rev-list --merges main | wc -l)" 0
+t_ok "every round's last marker is on the remote" bash -c \
+  "git --git-dir='$REMOTE' show 'main:Startseite.md' | grep -q 'r2 e56 alice'"
+done_testing
