@@ -254,7 +254,9 @@ static bool env_dropped(const char *e)
         "GIT_SSH_VARIANT=", "GIT_ASKPASS=", "SSH_ASKPASS=", "GIT_TERMINAL_PROMPT=", "GIT_EDITOR=",
         "GIT_SEQUENCE_EDITOR=", "LC_ALL=", "LANG=", "LANGUAGE=", "GIT_COMMITTER_", "GIT_AUTHOR_",
         "RGS_GIT_PASSWORD=", "GIT_TRACE", "GIT_PAGER=", "PAGER=", "GIT_EXEC_PATH=", "SSH_AUTH_SOCK=",
-        "GIT_CEILING_DIRECTORIES=", "GIT_DISCOVERY_ACROSS_FILESYSTEM=", "GIT_REFLOG_ACTION="};
+        "GIT_CEILING_DIRECTORIES=", "GIT_DISCOVERY_ACROSS_FILESYSTEM=", "GIT_REFLOG_ACTION=",
+        "GIT_LITERAL_PATHSPECS=", "GIT_GLOB_PATHSPECS=", "GIT_NOGLOB_PATHSPECS=",
+        "GIT_ICASE_PATHSPECS="};
     for (size_t i = 0; i < sizeof names / sizeof *names; i++)
         if (!strncmp(e, names[i], strlen(names[i])))
             return true;
@@ -268,11 +270,18 @@ static const char *const config_kv[][2] = {
     {"core.editor", "true"},
     {"core.askPass", ""},
     {"credential.helper", ""},
+    /* answers only over https (or plain http to the loopback interface, which
+     * never leaves the machine): a token never travels in clear text */
     {"credential.helper",
      "!f() { test \"$1\" = get || exit 0; p=\"${RGS_GIT_PASSWORD:-$GIT_TOKEN}\"; "
-     "test -n \"$p\" || exit 0; u=; while IFS= read -r l; do case \"$l\" in "
-     "username=*) u=\"${l#username=}\";; esac; done; "
+     "test -n \"$p\" || exit 0; u=; pr=; h=; while IFS= read -r l; do case \"$l\" in "
+     "username=*) u=\"${l#username=}\";; protocol=*) pr=\"${l#protocol=}\";; "
+     "host=*) h=\"${l#host=}\";; esac; done; "
+     "case \"$pr:$h\" in https:*|http:127.0.0.1|http:127.0.0.1:*|http:localhost|http:localhost:*"
+     "|http:\\[::1\\]|http:\\[::1\\]:*) ;; *) exit 0;; esac; "
      "echo \"username=${u:-${GIT_USERNAME:-x-access-token}}\"; echo \"password=$p\"; }; f"},
+    /* a redirect never takes the credentials to another host */
+    {"http.followRedirects", "false"},
     {"commit.gpgSign", "false"},
     {"tag.gpgSign", "false"},
     {"gc.autoDetach", "false"},
@@ -340,6 +349,9 @@ int rgs_git_cliv(const rgs_git_ctx *c, const char *cwd, const char *password, bo
     envp[k++] = rgs_xstrdup("GIT_SEQUENCE_EDITOR=true");
     envp[k++] = rgs_xstrdup("GIT_PAGER=cat");
     envp[k++] = rgs_xstrdup("LC_ALL=C");
+    /* every path given to git is a literal path, never a pathspec: a file
+     * named ":(glob)**" from Relay must not become "every file" */
+    envp[k++] = rgs_xstrdup("GIT_LITERAL_PATHSPECS=1");
     if (c->ssh_command) {
         envp[k++] = rgs_xasprintf("GIT_SSH_COMMAND=%s", c->ssh_command);
         envp[k++] = rgs_xstrdup("GIT_SSH_VARIANT=ssh");
