@@ -303,7 +303,10 @@ static void remove_tree_of_files(const char *dir)
     rmdir(dir);
 }
 
-/* list minute directories; with prune, remove those older than `oldest` */
+/* list the minute directories; look for the marker `hex` in those not
+ * older than `oldest` (older ones are expired and only wait for pruning);
+ * with `prune`, remove the expired ones (and leftovers of a pruner that
+ * died) */
 static int scan_minutes(const char *data_dir, const char *hex, double oldest, bool prune,
                         bool *seen)
 {
@@ -318,14 +321,15 @@ static int scan_minutes(const char *data_dir, const char *hex, double oldest, bo
     int fd = dirfd(d);
     struct dirent *de;
     while ((de = readdir(d))) {
+        bool leftover = strncmp(de->d_name, ".prune.", 7) == 0;
         char *end;
         errno = 0;
         long long m = strtoll(de->d_name, &end, 10);
-        if (de->d_name[0] == '.' || *end || errno)
-            continue;
-        if (prune && (double)(m + 1) * MINUTE < oldest) {
+        bool minute = de->d_name[0] != '.' && !*end && !errno;
+        bool expired = minute && (double)(m + 1) * MINUTE < oldest;
+        if (prune && (expired || leftover)) {
             /* rename first so only one process deletes it */
-            char *victim = rgs_xasprintf(".prune.%lld.%ld", m, (long)getpid());
+            char *victim = rgs_xasprintf(".prune.%lld.%ld.%u", m, (long)getpid(), (unsigned)rand());
             if (renameat(fd, de->d_name, fd, victim) == 0) {
                 char *full = rgs_xasprintf("%s/%s", seen_dir, victim);
                 remove_tree_of_files(full);
@@ -334,7 +338,7 @@ static int scan_minutes(const char *data_dir, const char *hex, double oldest, bo
             free(victim);
             continue;
         }
-        if (!*seen) {
+        if (minute && !expired && hex && !*seen) {
             char *rel = rgs_xasprintf("%s/%s", de->d_name, hex);
             if (faccessat(fd, rel, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
                 *seen = true;
@@ -349,14 +353,10 @@ static int scan_minutes(const char *data_dir, const char *hex, double oldest, bo
 int rgs_replay_claim(const char *data_dir, const char *msg_id, long long timestamp, double now,
                      double tolerance)
 {
-    static double last_prune;
-    bool prune = now - last_prune > 30;
-    if (prune)
-        last_prune = now;
     char hex[65];
     rgs_sha256_hex(msg_id, strlen(msg_id), hex);
     bool seen = false;
-    if (scan_minutes(data_dir, hex, now - tolerance - 3 * MINUTE, prune, &seen) < 0)
+    if (scan_minutes(data_dir, hex, now - tolerance - 3 * MINUTE, false, &seen) < 0)
         return -1;
     if (seen)
         return 1;
@@ -379,6 +379,17 @@ int rgs_replay_claim(const char *data_dir, const char *msg_id, long long timesta
     }
     close(fd);
     return 0;
+}
+
+void rgs_replay_prune(const char *data_dir, double now, double tolerance)
+{
+    static double last;
+    if (now - last < 30)
+        return;
+    last = now;
+    bool seen = false;
+    if (scan_minutes(data_dir, NULL, now - tolerance - 3 * MINUTE, true, &seen) < 0 && errno != ENOENT)
+        rgs_debug("replay cache '%s/spool/seen': %s", data_dir, strerror(errno));
 }
 
 int rgs_replay_release(const char *data_dir, const char *msg_id, long long timestamp)

@@ -116,14 +116,21 @@ enum rgs_envelope_result rgs_webhook_envelope(const void *body, size_t n, const 
  * Markers are not fsync'd: after a machine crash an id may be accepted
  * once more (a duplicate event, which batches tolerate).
  *
- * rgs_replay_claim: look for the id in every minute directory present,
+ * rgs_replay_claim: look for the id in every live minute directory,
  * then create its marker with O_EXCL (so two processes racing on one id
  * cannot both win).  Returns 0 (new: marker created), 1 (seen before:
  * refuse with 409), -1 with errno (cannot record it: answer 503).
- * Also prunes minute directories older than `tolerance` + 3 minutes, at
- * most once per process every 30 seconds. */
+ * Minute directories older than `tolerance` + 3 minutes are expired: not
+ * looked into, removed by rgs_replay_prune. */
 int rgs_replay_claim(const char *data_dir, const char *msg_id, long long timestamp, double now,
                      double tolerance);
+/* rgs_replay_prune: remove the expired minute directories (each is renamed
+ * first, so of several processes one deletes it).  Does the work at most
+ * once per process every 30 seconds of `now`; rgs-verify calls it after a
+ * response is out, so no request waits for it.  Errors are ignored (the
+ * next call retries). */
+void rgs_replay_prune(const char *data_dir, double now, double tolerance);
+
 /* rgs_replay_release: remove the marker again (the event could not be
  * spooled, so a retry of the same message must be accepted).  Returns 0 or
  * -1 with errno. */

@@ -638,6 +638,8 @@ int main(int argc, char **argv)
                                    keep);
         log_request(req->method, req->path, &r, t0);
         free(r.body);
+        if (cfg.mode == RGS_AUTH_SVIX && !cfg.dry_run) /* the response is out: tidy up */
+            rgs_replay_prune(cfg.data_dir, rgs_now(), cfg.tolerance);
         if (wrc < 0 || !keep)
             break;
         rgs_http_next(conn);
