@@ -237,17 +237,17 @@ int rgs_spool_put_file(const char *data_dir, const json_t *rec, char name_out[96
 
 /* ---------- the batch log (writers) ---------- */
 
-/* rotate log/current (caller holds its exclusive lock) into new/<base>.log */
+/* rotate log/current (caller holds its exclusive lock) into new/<base>.log.
+ * No fsync here: every record in the log is durable through its writer's
+ * fdatasync whichever name the file has after a crash (log/current or
+ * new/<base>.log, both are read), and fsyncs under the lock would stall
+ * every writer.  The consumer syncs the directories after unlocking. */
 static int rotate_locked(int dfd)
 {
     char base[RGS_SPOOL_NAME_MAX], dst[PATH_LEN];
     new_base(base);
     snprintf(dst, sizeof dst, "new/%s.log", base);
-    if (move_entry(dfd, "log/current", dst) < 0)
-        return -1;
-    if (rgs_fsync_dir(dfd, "new") < 0 || rgs_fsync_dir(dfd, "log") < 0)
-        return -1;
-    return 0;
+    return move_entry(dfd, "log/current", dst);
 }
 
 static struct {
@@ -719,14 +719,21 @@ static int take_new(int dfd, size_t max)
 {
     int lfd = openat(dfd, "log/current", O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (lfd >= 0) {
+        /* rename under the writers' lock (so no write is half done), sync
+         * after releasing it (so writers do not wait for the disk) */
         struct stat mine, now;
+        bool rotated = false;
         if (flock(lfd, LOCK_EX) == 0 && fstat(lfd, &mine) == 0 && mine.st_size > 0 &&
-            fstatat(dfd, "log/current", &now, AT_SYMLINK_NOFOLLOW) == 0 &&
-            now.st_ino == mine.st_ino && rotate_locked(dfd) < 0) {
-            close_keep_errno(lfd);
-            return -1;
+            fstatat(dfd, "log/current", &now, AT_SYMLINK_NOFOLLOW) == 0 && now.st_ino == mine.st_ino) {
+            if (rotate_locked(dfd) < 0) {
+                close_keep_errno(lfd);
+                return -1;
+            }
+            rotated = true;
         }
         close(lfd);
+        if (rotated && (rgs_fsync_dir(dfd, "new") < 0 || rgs_fsync_dir(dfd, "log") < 0))
+            return -1;
     } else if (errno != ENOENT) {
         return -1;
     }

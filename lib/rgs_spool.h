@@ -35,8 +35,9 @@
  * returns 0 only after the record's bytes are on disk: appended under an
  * exclusive flock(2) to log/current (whose directory entry was fsync'd when
  * it was created), then fdatasync(2).  A log is rotated by rename(2) into
- * new/ (then fsync of new/ and log/), by a writer when it exceeds 4 MiB or
- * by rgs_spool_claim.  Writers check after taking the lock that their
+ * new/, by a writer when it exceeds 4 MiB (no fsync: its records are
+ * durable under either name, and both are read) or by rgs_spool_claim
+ * (then fsync of new/ and log/).  Writers check after taking the lock that their
  * descriptor is still log/current and reopen otherwise, so no record lands
  * in a log after the consumer took it.  A writer killed in the middle of
  * its write leaves a torn line that was never acknowledged; the next writer

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -276,109 +277,225 @@ enum rgs_envelope_result rgs_webhook_envelope(const void *body, size_t n, const 
     return RGS_ENVELOPE_OK;
 }
 
-/* ---- replay cache ---- */
+/* ---- replay cache ----
+ *
+ * One table per minute of signed timestamps: DATA_DIR/spool/seen/<minute>.tab,
+ * a sparse file of SEEN_SLOTS slots of 16 bytes (the first 16 bytes of the
+ * SHA-256 of the message id; all zero = empty, all 0xff = released), open
+ * addressing with linear probing.  Inserts take an exclusive flock(2) on the
+ * table; lookups in other minutes read without it (an id racing into two
+ * minutes at once can only come from two differently signed messages, i.e.
+ * a sender's own retry: at worst a duplicate event).  pread/pwrite, not
+ * mmap, so the tables do not grow the processes' resident memory.
+ */
 
 #define MINUTE 60
+#define SEEN_SLOTS ((off_t)1 << 20) /* per minute: 16 MiB sparse, ~17,000 ids/s */
+#define SEEN_PROBE 4096             /* slots probed before the table counts as full */
+#define SLOT 16
 
-static char *marker_path(const char *data_dir, long long minute, const char *msg_id, bool dir_only)
+static long long minute_of(long long t) { return t >= 0 ? t / MINUTE : -((-t + MINUTE - 1) / MINUTE); }
+
+static void slot_of(const char *msg_id, uint8_t key[SLOT], off_t *start)
 {
-    if (dir_only)
-        return rgs_xasprintf("%s/spool/seen/%lld", data_dir, minute);
+    uint8_t h[32];
     char hex[65];
     rgs_sha256_hex(msg_id, strlen(msg_id), hex);
-    return rgs_xasprintf("%s/spool/seen/%lld/%s", data_dir, minute, hex);
-}
-
-static void remove_tree_of_files(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (!d)
-        return;
-    int fd = dirfd(d);
-    struct dirent *de;
-    while ((de = readdir(d)))
-        if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-            unlinkat(fd, de->d_name, 0);
-    closedir(d);
-    rmdir(dir);
-}
-
-/* list the minute directories; look for the marker `hex` in those not
- * older than `oldest` (older ones are expired and only wait for pruning);
- * with `prune`, remove the expired ones (and leftovers of a pruner that
- * died) */
-static int scan_minutes(const char *data_dir, const char *hex, double oldest, bool prune,
-                        bool *seen)
-{
-    char *seen_dir = rgs_xasprintf("%s/spool/seen", data_dir);
-    DIR *d = opendir(seen_dir);
-    if (!d) {
-        int saved = errno;
-        free(seen_dir);
-        errno = saved;
-        return saved == ENOENT ? 0 : -1;
+    for (int i = 0; i < 32; i++) {
+        char c0 = hex[2 * i], c1 = hex[2 * i + 1]; /* lower-case hex digits */
+        h[i] = (uint8_t)(((c0 <= '9' ? c0 - '0' : c0 - 'a' + 10) << 4) |
+                         (c1 <= '9' ? c1 - '0' : c1 - 'a' + 10));
     }
-    int fd = dirfd(d);
-    struct dirent *de;
-    while ((de = readdir(d))) {
-        bool leftover = strncmp(de->d_name, ".prune.", 7) == 0;
-        char *end;
-        errno = 0;
-        long long m = strtoll(de->d_name, &end, 10);
-        bool minute = de->d_name[0] != '.' && !*end && !errno;
-        bool expired = minute && (double)(m + 1) * MINUTE < oldest;
-        if (prune && (expired || leftover)) {
-            /* rename first so only one process deletes it */
-            char *victim = rgs_xasprintf(".prune.%lld.%ld.%u", m, (long)getpid(), (unsigned)rand());
-            if (renameat(fd, de->d_name, fd, victim) == 0) {
-                char *full = rgs_xasprintf("%s/%s", seen_dir, victim);
-                remove_tree_of_files(full);
-                free(full);
+    memcpy(key, h, SLOT);
+    key[0] |= 1;    /* never all zero (empty) */
+    key[1] &= 0x7f; /* never all 0xff (released) */
+    uint64_t x;
+    memcpy(&x, h + SLOT, sizeof x);
+    *start = (off_t)(x % (uint64_t)SEEN_SLOTS);
+}
+
+/* look for `key` from slot `start`; returns 1 found, 0 not found (*empty
+ * gets the first empty slot, -1 if none within SEEN_PROBE), -1 on error */
+static int table_find(int fd, const uint8_t key[SLOT], off_t start, off_t *empty)
+{
+    static const uint8_t zero[SLOT];
+    uint8_t buf[256 * SLOT];
+    *empty = -1;
+    off_t probed = 0;
+    while (probed < SEEN_PROBE) {
+        off_t slot = (start + probed) % SEEN_SLOTS;
+        off_t count = SEEN_SLOTS - slot < 256 ? SEEN_SLOTS - slot : 256;
+        ssize_t r = pread(fd, buf, (size_t)(count * SLOT), slot * SLOT);
+        if (r < 0)
+            return -1;
+        if (r < count * SLOT) /* beyond the end: sparse zeros */
+            memset(buf + r, 0, (size_t)(count * SLOT - r));
+        for (off_t i = 0; i < count; i++) {
+            const uint8_t *s = buf + i * SLOT;
+            if (memcmp(s, key, SLOT) == 0)
+                return 1;
+            if (memcmp(s, zero, SLOT) == 0) {
+                *empty = slot + i;
+                return 0;
             }
-            free(victim);
-            continue;
         }
-        if (minute && !expired && hex && !*seen) {
-            char *rel = rgs_xasprintf("%s/%s", de->d_name, hex);
-            if (faccessat(fd, rel, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
-                *seen = true;
-            free(rel);
-        }
+        probed += count;
     }
-    closedir(d);
-    free(seen_dir);
     return 0;
 }
 
-int rgs_replay_claim(const char *data_dir, const char *msg_id, long long timestamp, double now,
-                     double tolerance)
+/* per-process cache of open tables */
+static struct {
+    char *dir;
+    long long minute[16];
+    int fd[16];
+    int n;
+} tabs;
+
+static void tabs_reset(void)
 {
-    char hex[65];
-    rgs_sha256_hex(msg_id, strlen(msg_id), hex);
-    bool seen = false;
-    if (scan_minutes(data_dir, hex, now - tolerance - 3 * MINUTE, false, &seen) < 0)
-        return -1;
-    if (seen)
-        return 1;
-    long long minute = timestamp >= 0 ? timestamp / MINUTE : -((-timestamp + MINUTE - 1) / MINUTE);
-    char *path = marker_path(data_dir, minute, msg_id, false);
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (fd < 0 && errno == ENOENT) {
-        char *dir = marker_path(data_dir, minute, msg_id, true);
+    for (int i = 0; i < tabs.n; i++)
+        close(tabs.fd[i]);
+    tabs.n = 0;
+    free(tabs.dir);
+    tabs.dir = NULL;
+}
+
+/* the table of `minute` (created with `create`); -1 with errno */
+static int table_open(const char *data_dir, long long minute, bool create)
+{
+    if (tabs.dir && strcmp(tabs.dir, data_dir) != 0)
+        tabs_reset();
+    for (int i = 0; i < tabs.n; i++)
+        if (tabs.minute[i] == minute)
+            return tabs.fd[i];
+    char *path = rgs_xasprintf("%s/spool/seen/%lld.tab", data_dir, minute);
+    int flags = O_RDWR | O_CLOEXEC | O_NOFOLLOW | (create ? O_CREAT : 0);
+    int fd = open(path, flags, 0600);
+    if (fd < 0 && errno == ENOENT && create) {
+        char *dir = rgs_xasprintf("%s/spool/seen", data_dir);
         if (rgs_mkdirs(dir, 0700) == 0)
-            fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+            fd = open(path, flags, 0600);
         free(dir);
     }
     int saved = errno;
     free(path);
     if (fd < 0) {
-        if (saved == EEXIST)
-            return 1;
         errno = saved;
         return -1;
     }
-    close(fd);
-    return 0;
+    if (tabs.n == 16) { /* keep the newest; old minutes expire anyway */
+        close(tabs.fd[0]);
+        memmove(tabs.minute, tabs.minute + 1, 15 * sizeof *tabs.minute);
+        memmove(tabs.fd, tabs.fd + 1, 15 * sizeof *tabs.fd);
+        tabs.n--;
+    }
+    if (!tabs.dir)
+        tabs.dir = rgs_xstrdup(data_dir);
+    tabs.minute[tabs.n] = minute;
+    tabs.fd[tabs.n] = fd;
+    tabs.n++;
+    return fd;
+}
+
+/* the live minutes present: seen/<m>.tab with m*60+60 >= oldest */
+static int live_minutes(const char *data_dir, double oldest, long long *out, int max)
+{
+    char *dir = rgs_xasprintf("%s/spool/seen", data_dir);
+    DIR *d = opendir(dir);
+    free(dir);
+    if (!d)
+        return errno == ENOENT ? 0 : -1;
+    int n = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) && n < max) {
+        char *end;
+        errno = 0;
+        long long m = strtoll(de->d_name, &end, 10);
+        if (de->d_name[0] == '.' || errno || strcmp(end, ".tab") != 0)
+            continue;
+        if ((double)(m + 1) * MINUTE >= oldest)
+            out[n++] = m;
+    }
+    closedir(d);
+    return n;
+}
+
+int rgs_replay_claim(const char *data_dir, const char *msg_id, long long timestamp, double now,
+                     double tolerance)
+{
+    uint8_t key[SLOT];
+    off_t start, empty;
+    slot_of(msg_id, key, &start);
+    long long mine = minute_of(timestamp);
+    long long ms[64];
+    int n = live_minutes(data_dir, now - tolerance - 3 * MINUTE, ms, 64);
+    if (n < 0)
+        return -1;
+    for (int i = 0; i < n; i++) {
+        if (ms[i] == mine)
+            continue;
+        int fd = table_open(data_dir, ms[i], false);
+        if (fd < 0)
+            continue; /* pruned meanwhile */
+        int r = table_find(fd, key, start, &empty);
+        if (r != 0)
+            return r; /* 1 seen, -1 error */
+    }
+    int fd = table_open(data_dir, mine, true);
+    if (fd < 0 || flock(fd, LOCK_EX) < 0)
+        return -1;
+    int r = table_find(fd, key, start, &empty);
+    if (r == 0) {
+        if (empty < 0) {
+            errno = ENOSPC;
+            r = -1;
+        } else if (pwrite(fd, key, SLOT, empty * SLOT) != SLOT) {
+            r = -1;
+        }
+    }
+    int saved = errno;
+    flock(fd, LOCK_UN);
+    errno = saved;
+    return r;
+}
+
+int rgs_replay_release(const char *data_dir, const char *msg_id, long long timestamp)
+{
+    uint8_t key[SLOT], gone[SLOT];
+    off_t start;
+    slot_of(msg_id, key, &start);
+    memset(gone, 0xff, SLOT);
+    int fd = table_open(data_dir, minute_of(timestamp), false);
+    if (fd < 0)
+        return errno == ENOENT ? 0 : -1;
+    if (flock(fd, LOCK_EX) < 0)
+        return -1;
+    /* find the slot itself: probe again, remembering where */
+    int rc = 0;
+    uint8_t s[SLOT];
+    for (off_t i = 0; i < SEEN_PROBE; i++) {
+        off_t slot = (start + i) % SEEN_SLOTS;
+        ssize_t r = pread(fd, s, SLOT, slot * SLOT);
+        if (r < 0) {
+            rc = -1;
+            break;
+        }
+        if (r < SLOT)
+            break;
+        if (memcmp(s, key, SLOT) == 0) {
+            if (pwrite(fd, gone, SLOT, slot * SLOT) != SLOT)
+                rc = -1;
+            break;
+        }
+        static const uint8_t zero[SLOT];
+        if (memcmp(s, zero, SLOT) == 0)
+            break;
+    }
+    int saved = errno;
+    flock(fd, LOCK_UN);
+    errno = saved;
+    return rc;
 }
 
 void rgs_replay_prune(const char *data_dir, double now, double tolerance)
@@ -387,18 +504,23 @@ void rgs_replay_prune(const char *data_dir, double now, double tolerance)
     if (now - last < 30)
         return;
     last = now;
-    bool seen = false;
-    if (scan_minutes(data_dir, NULL, now - tolerance - 3 * MINUTE, true, &seen) < 0 && errno != ENOENT)
-        rgs_debug("replay cache '%s/spool/seen': %s", data_dir, strerror(errno));
-}
-
-int rgs_replay_release(const char *data_dir, const char *msg_id, long long timestamp)
-{
-    long long minute = timestamp >= 0 ? timestamp / MINUTE : -((-timestamp + MINUTE - 1) / MINUTE);
-    char *path = marker_path(data_dir, minute, msg_id, false);
-    int rc = unlink(path);
-    int saved = errno;
-    free(path);
-    errno = saved;
-    return rc < 0 && saved != ENOENT ? -1 : 0;
+    char *dir = rgs_xasprintf("%s/spool/seen", data_dir);
+    DIR *d = opendir(dir);
+    free(dir);
+    if (!d)
+        return;
+    double oldest = now - tolerance - 3 * MINUTE;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        char *end;
+        errno = 0;
+        long long m = strtoll(de->d_name, &end, 10);
+        if (de->d_name[0] == '.' || errno || strcmp(end, ".tab") != 0)
+            continue;
+        if ((double)(m + 1) * MINUTE < oldest)
+            unlinkat(dirfd(d), de->d_name, 0);
+    }
+    closedir(d);
+    /* forget descriptors of pruned tables */
+    tabs_reset();
 }

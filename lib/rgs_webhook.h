@@ -110,18 +110,20 @@ enum rgs_envelope_result rgs_webhook_envelope(const void *body, size_t n, const 
                                               double received, json_t **record, char *why,
                                               size_t whylen);
 
-/* Replay cache (Svix message ids).  A marker file
- * DATA_DIR/spool/seen/<minute>/<sha256 hex of the id> records that the id
- * was accepted; <minute> = floor(timestamp / 60) of the signed timestamp.
- * Markers are not fsync'd: after a machine crash an id may be accepted
- * once more (a duplicate event, which batches tolerate).
+/* Replay cache (Svix message ids), shared by all rgs-verify processes:
+ * one table per minute of the signed timestamp,
+ * DATA_DIR/spool/seen/<minute>.tab, holding 16 bytes of the SHA-256 of
+ * each accepted id (open addressing; an insert holds flock LOCK_EX on the
+ * table).  Not fsync'd: after a machine crash an id may be accepted once
+ * more (a duplicate event, which batches tolerate).
  *
- * rgs_replay_claim: look for the id in every live minute directory,
- * then create its marker with O_EXCL (so two processes racing on one id
- * cannot both win).  Returns 0 (new: marker created), 1 (seen before:
- * refuse with 409), -1 with errno (cannot record it: answer 503).
- * Minute directories older than `tolerance` + 3 minutes are expired: not
- * looked into, removed by rgs_replay_prune. */
+ * rgs_replay_claim: look for the id in every live minute's table, then
+ * record it in the table of its own minute under the lock (so of two
+ * processes racing on one request only one wins).  Returns 0 (new:
+ * recorded), 1 (seen before: refuse with 409), -1 with errno (cannot
+ * record it: answer 503; ENOSPC when the minute's table is full, above
+ * ~17,000 ids per second).  Minutes older than `tolerance` + 3 minutes are
+ * expired: not looked into, removed by rgs_replay_prune. */
 int rgs_replay_claim(const char *data_dir, const char *msg_id, long long timestamp, double now,
                      double tolerance);
 /* rgs_replay_prune: remove the expired minute directories (each is renamed

@@ -8,6 +8,9 @@
 # of the handler processes, sampled mid-run).  Reference in the same run:
 # rgs-accept + rgs-verify --dry-run (same checks, no disk), for the cost of
 # durability.
+# Second reference: the disk's floor, $conns processes doing only the
+# append + fdatasync that each acknowledged webhook costs
+# (tests/bench/intake-fsync-ref.c).
 #   RGS_BENCH_SECONDS (30)  RGS_BENCH_CONNS (200)
 . "$(dirname "$0")/../lib.sh"
 secs=${RGS_BENCH_SECONDS:-30} conns=${RGS_BENCH_CONNS:-200} threads=2
@@ -39,6 +42,7 @@ run() { # NAME LISTENER [rgs-verify options]
   local name=$1 l=$2; shift 2
   local dd=$RGS_TMP/$name pid port
   mkdir -p "$dd"
+  sync # start each run with no writeback left over from the last one
   if [ "$l" = accept ]; then
     RELAY_GIT_DATA_DIR=$dd rgs-accept -q -c 1024 127.0.0.1 0 rgs-verify "$@" >"$RGS_TMP/port" 2>"$RGS_TMP/server.log" &
     pid=$!
@@ -92,6 +96,13 @@ run() { # NAME LISTENER [rgs-verify options]
 run "rgs-accept + rgs-verify" accept
 run "socat + rgs-verify" socat
 run "reference: --dry-run" accept -n
+# the disk's floor: $conns processes appending + fdatasync, nothing else
+if cc -O2 -o "$RGS_TMP/fsync-ref" "$RGS_ROOT/tests/bench/intake-fsync-ref.c" 2>/dev/null; then
+  sync
+  read -r fr f50 f99 fmax < <("$RGS_TMP/fsync-ref" "$conns" "$secs" "$RGS_TMP/ref.log")
+  printf '%-28s %9s %9.0f %8.1f %8.1f %8.1f %11s %9s %s\n' "reference: disk floor" - "${fr:-0}" "${f50:-0}" "${f99:-0}" "${fmax:-0}" - - \
+    "($conns writers: append + fdatasync only)"
+fi
 awk '{r[NR]=$NF} END { if (r[3] > 0) printf "durable/dry-run acknowledged rate: rgs-accept %.2f, socat %.2f\n", r[1]/r[3], r[2]/r[3] }' "$RGS_TMP/rates"
 cat "$RGS_TMP/notes" 2>/dev/null
 echo "spooled=200 'yes': the spool holds exactly one entry per 200 the server sent, and wrk saw all of them but those in flight at its stop (dry run writes nothing)"

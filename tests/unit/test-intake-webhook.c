@@ -295,20 +295,35 @@ static void test_replay(const char *dir)
     ok(rgs_replay_release(dir, "msg_2", 1772575100) == 0 &&
            rgs_replay_claim(dir, "msg_2", 1772575100, now, 300) == 0,
        "replay: released id accepted again");
-    char *m = rgs_xasprintf("%s/spool/seen/%lld", dir, 1772575100LL / 60);
+    char *m = rgs_xasprintf("%s/spool/seen/%lld.tab", dir, 1772575100LL / 60);
     struct stat st;
-    ok(stat(m, &st) == 0 && S_ISDIR(st.st_mode), "replay: marker in spool/seen/<minute>/");
+    ok(stat(m, &st) == 0 && S_ISREG(st.st_mode) && st.st_blocks * 512 < st.st_size,
+       "replay: a sparse table per minute, spool/seen/<minute>.tab");
     /* 20 minutes later the old minutes are expired, then pruned */
     ok(rgs_replay_claim(dir, "msg_3", 1772575128 + 1200, now + 1200, 300) == 0 && stat(m, &st) == 0,
        "replay: claiming does not prune");
     rgs_replay_prune(dir, now + 1200, 300);
     ok(stat(m, &st) < 0, "replay: prune removes expired minutes");
-    char *cur = rgs_xasprintf("%s/spool/seen/%lld", dir, (1772575128LL + 1200) / 60);
+    char *cur = rgs_xasprintf("%s/spool/seen/%lld.tab", dir, (1772575128LL + 1200) / 60);
     ok(stat(cur, &st) == 0, "replay: prune keeps live minutes");
     free(cur);
     ok(rgs_replay_claim(dir, "msg_1", 1772575128 + 1200, now + 1201, 300) == 0,
        "replay: id accepted again once its window has passed");
     free(m);
+    /* many ids in one minute: all recorded, all found again */
+    bool first = true, again = true;
+    for (int i = 0; i < 20000; i++) {
+        char id[40];
+        snprintf(id, sizeof id, "msg_many_%d", i);
+        first = first && rgs_replay_claim(dir, id, 1772575500, 1772575500, 300) == 0;
+    }
+    for (int i = 0; i < 20000; i++) {
+        char id[40];
+        snprintf(id, sizeof id, "msg_many_%d", i);
+        again = again && rgs_replay_claim(dir, id, 1772575510, 1772575510, 300) == 1;
+    }
+    ok(first, "replay: 20000 distinct ids accepted");
+    ok(again, "replay: all 20000 refused the second time (from another minute too)");
     ok(rgs_replay_claim("/proc/version", "msg_x", 1772575100, now, 300) == -1,
        "replay: error when the marker cannot be created");
 }
