@@ -135,6 +135,30 @@ t_is "dry run: 200" "$(status_of -H "Authorization: Bearer $SECRET" -d "$(body)"
 t_is "dry run: nothing written" "$(find "$dd" -type f 2>/dev/null | wc -l)" 0
 kill "$ACCEPT_PID"; wait "$ACCEPT_PID" 2>/dev/null
 
+# --- where /docs and /openapi.yaml come from: an installed tree, and the
+# CDN fallback when swagger-ui-dist is not installed
+if [ -d "$RGS_ROOT/share/www/node_modules/swagger-ui-dist" ]; then
+  inst=$RGS_TMP/inst
+  san=(); [[ $RGS_BIN == */san/bin ]] && san=(SAN=1)
+  make -s -C "$RGS_ROOT" install "${san[@]}" BUILD="${RGS_BIN%/bin}" DESTDIR="$inst" PREFIX=/usr >/dev/null 2>&1
+  if [ -x "$inst/usr/bin/rgs-verify" ]; then
+    printf 'GET /docs/swagger-ui.css HTTP/1.1\r\nHost: x\r\n\r\nGET /openapi.yaml HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' |
+      env -u RGS_SHARE_DIR "$inst/usr/bin/rgs-verify" -d "$RGS_TMP/inst-data" >"$RGS_TMP/inst.out" 2>/dev/null
+    t_is "installed: Swagger UI assets found under PREFIX/share/rgs" "$(grep -ao 'HTTP/1.1 200 OK' "$RGS_TMP/inst.out" | wc -l)" 2
+    t_ok "installed: the installed openapi.yaml is served" grep -q '^openapi: 3.1' "$RGS_TMP/inst.out"
+  else
+    notok "make install put rgs-verify under DESTDIR"
+  fi
+else
+  skip "swagger-ui-dist not installed (tests/setup installs it)"
+fi
+mkdir -p "$RGS_TMP/share-bare"
+cp "$RGS_ROOT/openapi.yaml" "$RGS_TMP/share-bare/"
+printf 'GET /docs HTTP/1.1\r\nHost: x\r\n\r\nGET /docs/swagger-ui.css HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' |
+  rgs-verify --share-dir "$RGS_TMP/share-bare" -d "$RGS_TMP/bare" >"$RGS_TMP/bare.out" 2>/dev/null
+t_ok "no local Swagger UI: /docs falls back to the CDN" grep -q 'src="https://unpkg.com/swagger-ui-dist@5/swagger-ui-bundle.js"' "$RGS_TMP/bare.out"
+t_ok "no local Swagger UI: its assets are 404" grep -aq 'HTTP/1.1 404 Not Found' "$RGS_TMP/bare.out"
+
 # --- by hand: a request file on stdin, the response on stdout
 b=$(body)
 printf 'POST /webhooks HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Length: %d\r\n\r\n%s' \
