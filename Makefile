@@ -55,7 +55,7 @@ FUZZERS :=
 UNITS   :=
 include $(sort $(wildcard mk/*.mk))
 
-GLUE    := $(filter-out %~,$(wildcard bin/rgs-*))
+GLUE    := $(filter-out %~ %.sh,$(wildcard bin/rgs-*))
 
 .PHONY: all tools units check test demo fuzz fuzz-build bench install clean san-check
 all: tools units
@@ -134,7 +134,7 @@ install: tools
 	  cp -R share/www/node_modules/swagger-ui-dist/. $(DESTDIR)$(DATAROOT)/rgs/swagger-ui/; fi
 	for s in 1 5 7; do for f in share/man/man$$s/*.$$s; do [ -e "$$f" ] || continue; \
 	  install -m 0644 "$$f" $(DESTDIR)$(MANDIR)/man$$s/; done; done
-	install -m 0644 share/deps/*.txt share/systemd/relay-git-sync.service $(DESTDIR)$(DATAROOT)/rgs/
+	install -m 0644 share/deps/*.txt share/systemd/relay-git-sync.service bin/rgs-glue.sh $(DESTDIR)$(DATAROOT)/rgs/
 
 clean:
 	rm -rf build

@@ -104,6 +104,13 @@ start_server() {
 }
 kill9_server() { kill -9 -- "-$SERVER_PGID" 2>/dev/null; wait "$SERVER_PID" 2>/dev/null; SERVER_PGID=""; }
 
+# spool_depth: webhooks waiting or in progress (batch log lines count)
+spool_depth() {
+  local n
+  n=$(find "$DATA/spool/new" "$DATA/spool/cur" -type f ! -name '*.done' 2>/dev/null | wc -l)
+  [ -s "$DATA/spool/log/current" ] && n=$((n + 1))
+  echo "$n"
+}
 remote_commits() { git --git-dir="$REMOTE" rev-list --count main 2>/dev/null || echo 0; }
 # wait_remote_change N SECONDS: until the remote has more than N commits
 wait_remote_change() {
@@ -122,7 +129,7 @@ wait_quiet() {
   for ((i = 0; i < $1 * 2; i++)); do
     n=$(git --git-dir="$REMOTE" rev-parse main 2>/dev/null)
     local_head=$(git -C "$DATA/repos/$E2E_RELAY/$E2E_FOLDER" rev-parse HEAD 2>/dev/null)
-    depth=$(find "$DATA/spool/new" "$DATA/spool/cur" -type f 2>/dev/null | wc -l)
+    depth=$(spool_depth)
     # settled: nothing waiting, nothing unpushed, nothing new for a while
     if [ "$n" = "$last" ] && [ "$depth" = 0 ] && [ "$local_head" = "$n" ]; then same=$((same + 1)); else same=0; fi
     last=$n

@@ -53,7 +53,7 @@ W=$DATA/repos/$E2E_RELAY/$E2E_FOLDER
 t_ok "git fsck of the work repository" git -C "$W" fsck --no-progress --strict
 t_ok "git fsck of the remote" git --git-dir="$REMOTE" fsck --no-progress --strict
 t_is "no lock file left in the repository" "$(find "$W/.git" -name '*.lock' | wc -l)" 0
-t_is "spool drained" "$(find "$DATA/spool/new" "$DATA/spool/cur" -type f | wc -l)" 0
+t_is "spool drained" "$(spool_depth)" 0
 t_is "nothing failed for good" "$(find "$DATA/spool/failed" -type f 2>/dev/null | wc -l)" 0
 t_is "history is linear (no merges)" "$(git --git-dir="$REMOTE" rev-list --merges main | wc -l)" 0
 t_ok "every round's last marker is on the remote" bash -c \

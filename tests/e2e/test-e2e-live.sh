@@ -79,6 +79,16 @@ live bob "$BOB" "canvas card edited" \
   bash -c "git --git-dir='$REMOTE' show main:Projektplan.canvas | jq -e '.nodes[] | select(.id == \"e5f6071829304152\") | .text | test(\"Geklärt\")' >/dev/null"
 remote_equals_relay "after the live edits, the remote equals Relay byte for byte"
 
+# --- secrets reach only the programs that need them: the listener (and so
+# every rgs-verify it starts) has the webhook secret but not the Relay key
+lpid=$(pgrep -g "$SERVER_PGID" -x socat | head -1)
+if [ -n "$lpid" ]; then
+  t_ok "listener has the webhook secret" grep -qz "^WEBHOOK_SECRET=$E2E_SECRET\$" "/proc/$lpid/environ"
+  t_ok "listener does not have the Relay API key" bash -c "! grep -qz '^RELAY_SERVER_API_KEY=' /proc/$lpid/environ"
+else
+  notok "listener process found"
+fi
+
 # --- a second instance on the same data directory refuses
 rc=0; out=$(RELAY_SERVER_URL=$RELAY_URL RELAY_SERVER_API_KEY=$E2E_TOKEN WEBHOOK_SECRET=$E2E_SECRET \
   rgs-server --data-dir "$DATA" --port "$(free_port)" --bind 127.0.0.1 2>&1) || rc=$?
