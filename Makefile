@@ -15,8 +15,9 @@
 #   TOOLS += rgs-x                 src/rgs-x.c -> $(BUILD)/bin/rgs-x
 #   rgs-x_LIBS := util record      lib/rgs_util.c lib/rgs_record.c
 #   rgs-x_PKGS := jansson          pkg-config names to link
+#   rgs-x_LDLIBS := -lhttp_parser  libraries without pkg-config
 #   FUZZERS += x                   tests/fuzz/fuzz_x.c -> $(BUILD)/fuzz/fuzz-x
-#   fuzz-x_LIBS, fuzz-x_PKGS, fuzz-x_CORPUS := dir of seeds
+#   fuzz-x_LIBS, fuzz-x_PKGS, fuzz-x_LDLIBS, fuzz-x_CORPUS := dir of seeds
 #   UNITS += test-x                tests/unit/test-x.c -> $(BUILD)/tests/test-x
 #   test-x_LIBS, test-x_PKGS
 
@@ -94,7 +95,7 @@ FUZZ_FLAGS := -std=gnu11 -O1 -g -Ilib $(PKG_CFLAGS) -D_GNU_SOURCE -D_FILE_OFFSET
 define FUZZ_template
 $(FUZZ_BUILD)/fuzz-$(1): tests/fuzz/fuzz_$(1).c $(patsubst %,lib/rgs_%.c,$(fuzz-$(1)_LIBS))
 	@mkdir -p $$(dir $$@)
-	clang $$(FUZZ_FLAGS) -o $$@ $$^ $$(call pkglibs,$(fuzz-$(1)_PKGS))
+	clang $$(FUZZ_FLAGS) -o $$@ $$^ $$(call pkglibs,$(fuzz-$(1)_PKGS)) $(fuzz-$(1)_LDLIBS)
 endef
 $(foreach f,$(FUZZERS),$(eval $(call FUZZ_template,$(f))))
 

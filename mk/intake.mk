@@ -34,7 +34,5 @@ fuzz-http_CORPUS := tests/fuzz/corpus/http
 FUZZERS += http_webhook
 fuzz-http_webhook_LIBS := util httpd webhook crypto
 fuzz-http_webhook_PKGS := jansson libcrypto
+fuzz-http_webhook_LDLIBS := -lhttp_parser -lm
 fuzz-http_webhook_CORPUS := tests/fuzz/corpus/http_webhook
-# The fuzz template has no _LDLIBS: pass the library through the flags of
-# these two targets (shared library, so its position on the line is fine).
-build/fuzz/fuzz-http build/fuzz/fuzz-http_webhook: FUZZ_FLAGS += -Wl,--no-as-needed -lhttp_parser -lm
