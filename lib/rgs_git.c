@@ -2,7 +2,10 @@
 #include "rgs_git.h"
 #include "rgs_sshkey.h"
 
+#include <git2/sys/repository.h>
+
 #include <dirent.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -13,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -298,6 +302,10 @@ static const char *const config_kv[][2] = {
     {"push.default", "nothing"},
 };
 
+static int run_git(const rgs_git_ctx *c, const char *cwd, const char *password, bool network,
+                   const void *in, size_t in_len, rgs_buf *out, rgs_buf *err,
+                   const char *const *args);
+
 int rgs_git_cli(const rgs_git_ctx *c, const char *cwd, const char *password, bool network,
                 rgs_buf *out, rgs_buf *err, ...)
 {
@@ -315,6 +323,21 @@ int rgs_git_cli(const rgs_git_ctx *c, const char *cwd, const char *password, boo
 
 int rgs_git_cliv(const rgs_git_ctx *c, const char *cwd, const char *password, bool network,
                  rgs_buf *out, rgs_buf *err, const char *const *args)
+{
+    return run_git(c, cwd, password, network, NULL, 0, out, err, args);
+}
+
+int rgs_git_cli_in(const rgs_git_ctx *c, const char *cwd, const void *in, size_t n, rgs_buf *out,
+                   rgs_buf *err, const char *const *args)
+{
+    return run_git(c, cwd, NULL, false, in ? in : "", in ? n : 0, out, err, args);
+}
+
+/* `in` NULL: stdin is /dev/null; else its n bytes are the child's stdin,
+ * through a memfd (no pipe to feed while reading the outputs, no SIGPIPE) */
+static int run_git(const rgs_git_ctx *c, const char *cwd, const char *password, bool network,
+                   const void *in, size_t in_len, rgs_buf *out, rgs_buf *err,
+                   const char *const *args)
 {
     const char *argv[66];
     int argc = 0;
@@ -362,6 +385,14 @@ int rgs_git_cliv(const rgs_git_ctx *c, const char *cwd, const char *password, bo
 
     int po[2], pe[2];
     int rc = -1;
+    int infd = -1;
+    if (in) {
+        infd = memfd_create("rgs-git-stdin", MFD_CLOEXEC);
+        if (infd < 0 || rgs_write_all(infd, in, in_len) < 0 || lseek(infd, 0, SEEK_SET) < 0) {
+            rgs_error("git input: %s", strerror(errno));
+            goto done_env;
+        }
+    }
     if (pipe2(po, O_CLOEXEC) < 0) {
         rgs_error("pipe: %s", strerror(errno));
         goto done_env;
@@ -381,7 +412,7 @@ int rgs_git_cliv(const rgs_git_ctx *c, const char *cwd, const char *password, bo
     if (pid == 0) {
         setpgid(0, 0);
         signal(SIGPIPE, SIG_DFL);
-        int nul = open("/dev/null", O_RDONLY);
+        int nul = infd >= 0 ? infd : open("/dev/null", O_RDONLY);
         if (nul < 0 || dup2(nul, 0) < 0 || dup2(po[1], 1) < 0 || dup2(pe[1], 2) < 0)
             _exit(127);
         if (cwd && chdir(cwd) < 0)
@@ -456,6 +487,8 @@ int rgs_git_cliv(const rgs_git_ctx *c, const char *cwd, const char *password, bo
     if (err)
         redact_text(err);
 done_env:
+    if (infd >= 0)
+        close(infd);
     for (size_t i = 0; envp[i]; i++) {
         if (!strncmp(envp[i], "RGS_GIT_PASSWORD=", 17))
             explicit_bzero(envp[i], strlen(envp[i]));
@@ -574,7 +607,52 @@ int rgs_git_clean_stale_locks(const char *gitdir, int *busy)
     return removed;
 }
 
-/* ---- staging and committing ---- */
+/* ---- libgit2 start-up without the CA bundle ---- */
+
+static bool ca_deferring;
+static int ca_skipped;
+
+/* mbedTLS's CA file parser, as libgit2 calls it (the chain is an
+ * mbedtls_x509_crt *: only passed on).  Declared here so that this
+ * module does not need mbedTLS's headers. */
+int mbedtls_x509_crt_parse_file(void *chain, const char *path);
+
+int mbedtls_x509_crt_parse_file(void *chain, const char *path)
+{
+    if (ca_deferring) {
+        /* inside git_libgit2_init: the chain stays empty, so libgit2 trusts
+         * no server until its CA locations are set explicitly */
+        ca_skipped++;
+        return 0;
+    }
+    static int (*real)(void *, const char *);
+    if (!real)
+        *(void **)&real = dlsym(RTLD_NEXT, "mbedtls_x509_crt_parse_file");
+    if (!real)
+        return -0x2900; /* MBEDTLS_ERR_X509_FILE_IO_ERROR */
+    return real(chain, path);
+}
+
+int rgs_git_init(void)
+{
+    ca_deferring = true;
+    int rc = git_libgit2_init();
+    ca_deferring = false;
+    return rc;
+}
+
+int rgs_git_ca_skipped(void)
+{
+    return ca_skipped;
+}
+
+/* ---- committing without the index ---- */
+
+void rgs_git_change_free(rgs_git_change *chg)
+{
+    rgs_buf_free(&chg->paths);
+    rgs_buf_free(&chg->index_info);
+}
 
 static bool path_ok(const char *p)
 {
@@ -593,140 +671,366 @@ static bool path_ok(const char *p)
     return true;
 }
 
-static int tree_entry_id(git_tree *tree, const char *path, git_oid *id)
+/* what a named path is in the work tree */
+enum upd_kind {
+    UPD_FILE, /* regular file or symbolic link: upsert its blob */
+    UPD_GONE, /* absent: remove it and everything under it */
+    UPD_DIR   /* a directory: remove a non-directory entry of that name */
+};
+
+typedef struct {
+    char *path;
+    enum upd_kind kind;
+    git_filemode_t mode;
+    git_oid id;
+} upd_t;
+
+/* Path order in which "a" and everything under "a/" are contiguous and
+ * "a" comes first: the end of a path sorts before '/', and '/' before
+ * every other byte. */
+static int upd_cmp(const void *a, const void *b)
 {
-    if (!tree)
+    const unsigned char *x = (const unsigned char *)((const upd_t *)a)->path;
+    const unsigned char *y = (const unsigned char *)((const upd_t *)b)->path;
+    for (; *x == *y; x++, y++)
+        if (!*x)
+            return 0;
+    if (!*x || !*y)
+        return !*x ? -1 : 1;
+    if (*x == '/' || *y == '/')
+        return *x == '/' ? -1 : 1;
+    return *x < *y ? -1 : 1;
+}
+
+typedef struct {
+    git_repository *repo;
+    rgs_git_change *chg;
+    rgs_buf removals, upserts; /* index records */
+} tree_job;
+
+static void index_record(rgs_buf *b, git_filemode_t mode, const git_oid *id, const char *path)
+{
+    char hex[GIT_OID_HEXSZ + 1];
+    if (id)
+        git_oid_tostr(hex, sizeof hex, id);
+    else
+        memset(hex, '0', GIT_OID_HEXSZ), hex[GIT_OID_HEXSZ] = '\0';
+    rgs_buf_printf(b, "%o %s\t%s", (unsigned)mode, hex, path);
+    rgs_buf_putc(b, '\0');
+}
+
+typedef struct {
+    tree_job *job;
+    const char *root; /* "dir/" of the removed tree */
+} walk_ctx;
+
+static int walk_removed(const char *root, const git_tree_entry *e, void *payload)
+{
+    walk_ctx *w = payload;
+    if (git_tree_entry_type(e) == GIT_OBJECT_TREE)
+        return 0;
+    char *p = rgs_xasprintf("%s%s%s", w->root, root, git_tree_entry_name(e));
+    w->job->chg->deleted++;
+    rgs_buf_printf(&w->job->chg->paths, "D %s\n", p);
+    index_record(&w->job->removals, 0, NULL, p);
+    free(p);
+    return 0;
+}
+
+/* `entry` (the builder's entry `name` of the directory holding `path`)
+ * goes away: count and unstage it, or every file of it if a tree */
+static int note_removed(tree_job *job, const git_tree_entry *entry, const char *path)
+{
+    if (git_tree_entry_type(entry) != GIT_OBJECT_TREE) {
+        job->chg->deleted++;
+        rgs_buf_printf(&job->chg->paths, "D %s\n", path);
+        index_record(&job->removals, 0, NULL, path);
+        return 0;
+    }
+    git_tree *t = NULL;
+    if (git_tree_lookup(&t, job->repo, git_tree_entry_id(entry)) < 0)
         return -1;
-    git_tree_entry *te = NULL;
-    if (git_tree_entry_bypath(&te, tree, path) < 0)
+    char *root = rgs_xasprintf("%s/", path);
+    walk_ctx w = {job, root};
+    int rc = git_tree_walk(t, GIT_TREEWALK_PRE, walk_removed, &w);
+    free(root);
+    git_tree_free(t);
+    return rc < 0 ? -1 : 0;
+}
+
+/* Apply u[0..n) (sorted with upd_cmp, all below the directory whose
+ * paths start at byte `off`) to `base` (NULL: a new directory).  Writes the
+ * new tree to *out unless it is empty (*empty).  Returns 0 or -1. */
+static int update_dir(tree_job *job, const git_tree *base, upd_t *u, size_t n, size_t off,
+                      git_oid *out, bool *empty)
+{
+    git_treebuilder *bld = NULL;
+    if (git_treebuilder_new(&bld, job->repo, base) < 0)
         return -1;
-    int rc = git_tree_entry_type(te) == GIT_OBJECT_BLOB ? 0 : -1;
-    if (rc == 0)
-        git_oid_cpy(id, git_tree_entry_id(te));
-    git_tree_entry_free(te);
+    int rc = 0;
+    size_t i = 0;
+    while (i < n && rc == 0) {
+        const char *name = u[i].path + off;
+        size_t nl = strcspn(name, "/");
+        size_t j = i;
+        while (j < n && !strncmp(u[j].path + off, name, nl) &&
+               (u[j].path[off + nl] == '/' || u[j].path[off + nl] == '\0'))
+            j++;
+        char *comp = rgs_xstrndup(name, nl);
+        size_t k = i;
+        if (u[i].path[off + nl] == '\0') { /* the entry itself is named */
+            upd_t *d = &u[i];
+            const git_tree_entry *e = git_treebuilder_get(bld, comp);
+            git_object_t et = e ? git_tree_entry_type(e) : GIT_OBJECT_INVALID;
+            if (d->kind == UPD_FILE) {
+                index_record(&job->upserts, d->mode, &d->id, d->path);
+                bool same = e && et != GIT_OBJECT_TREE && git_oid_equal(git_tree_entry_id(e), &d->id) &&
+                            git_tree_entry_filemode(e) == d->mode;
+                if (!same) {
+                    if (e && et == GIT_OBJECT_TREE)
+                        rc = note_removed(job, e, d->path);
+                    if (e && et != GIT_OBJECT_TREE) {
+                        job->chg->modified++;
+                        rgs_buf_printf(&job->chg->paths, "M %s\n", d->path);
+                    } else {
+                        job->chg->added++;
+                        rgs_buf_printf(&job->chg->paths, "A %s\n", d->path);
+                    }
+                    if (rc == 0 && git_treebuilder_insert(NULL, bld, comp, &d->id, d->mode) < 0)
+                        rc = -1;
+                }
+            } else {
+                /* a directory keeps a tree (or a submodule) of that name */
+                bool keep = d->kind == UPD_DIR && (et == GIT_OBJECT_TREE || et == GIT_OBJECT_COMMIT);
+                if (!e && d->kind == UPD_GONE) /* not in the tree: make sure the index agrees */
+                    index_record(&job->removals, 0, NULL, d->path);
+                if (e && !keep) {
+                    rc = note_removed(job, e, d->path);
+                    if (rc == 0 && git_treebuilder_remove(bld, comp) < 0)
+                        rc = -1;
+                }
+            }
+            k++;
+        }
+        if (rc == 0 && k < j) { /* paths below `comp` */
+            const git_tree_entry *e = git_treebuilder_get(bld, comp);
+            git_tree *sub = NULL;
+            if (e && git_tree_entry_type(e) == GIT_OBJECT_TREE &&
+                git_tree_lookup(&sub, job->repo, git_tree_entry_id(e)) < 0)
+                rc = -1;
+            git_oid sid;
+            bool sempty = true;
+            if (rc == 0)
+                rc = update_dir(job, sub, u + k, j - k, off + nl + 1, &sid, &sempty);
+            if (rc == 0) {
+                if (!sempty)
+                    rc = git_treebuilder_insert(NULL, bld, comp, &sid, GIT_FILEMODE_TREE) < 0 ? -1 : 0;
+                else if (sub)
+                    rc = git_treebuilder_remove(bld, comp) < 0 ? -1 : 0;
+                /* else: nothing below, and the entry (if any) is not a tree: kept */
+            }
+            git_tree_free(sub);
+        }
+        free(comp);
+        i = j;
+    }
+    if (rc == 0) {
+        *empty = git_treebuilder_entrycount(bld) == 0;
+        if (!*empty && git_treebuilder_write(out, bld) < 0)
+            rc = -1;
+    }
+    git_treebuilder_free(bld);
     return rc;
 }
 
-static git_tree *head_tree(git_repository *repo)
+/* every ancestor directory of `rel` is a real directory (no symbolic link,
+ * no file): what git requires before it looks at a path */
+static bool ancestors_real(const char *wd, const char *rel)
 {
-    git_object *obj = NULL;
-    if (git_revparse_single(&obj, repo, "HEAD^{tree}") < 0) {
-        git_error_clear();
-        return NULL;
+    bool ok = true;
+    char *full = rgs_xasprintf("%s%s", wd, rel);
+    char *cut = full + strlen(wd);
+    for (char *s = strchr(cut, '/'); s && ok; s = strchr(s + 1, '/')) {
+        *s = '\0';
+        struct stat st;
+        ok = lstat(full, &st) == 0 && S_ISDIR(st.st_mode);
+        *s = '/';
     }
-    return (git_tree *)obj;
+    free(full);
+    return ok;
 }
 
-int rgs_git_stage_paths(git_repository *repo, const char *const *paths, size_t n, rgs_git_change *chg,
-                        size_t *refused)
+int rgs_git_tree_update(git_repository *repo, const char *const *paths, size_t n, git_oid *tree,
+                        git_oid *parent, bool *has_parent, rgs_git_change *chg, size_t *refused)
 {
     if (refused)
         *refused = 0;
+    *has_parent = false;
     const char *wd = git_repository_workdir(repo);
-    git_index *idx = NULL;
-    if (!wd || git_repository_index(&idx, repo) < 0 || git_index_read(idx, 0) < 0) {
-        rgs_error("open index: %s", rgs_git_error());
-        git_index_free(idx);
+    if (!wd) {
+        rgs_error("repository has no work tree");
         return -1;
     }
-    int rc = 0;
-    /* two passes: removals first, so a file that became a directory (or
-     * the reverse) never collides with its own old entry */
-    for (int pass = 0; pass < 2 && rc == 0; pass++) {
-        for (size_t i = 0; i < n; i++) {
-            const char *p = paths[i];
-            if (!path_ok(p)) {
-                if (pass == 0) {
-                    rgs_warn("stage '%s': not a path the sync may commit; skipped", p);
-                    if (refused)
-                        (*refused)++;
-                }
-                continue;
-            }
-            char *full = rgs_xasprintf("%s%s", wd, p);
-            struct stat st;
-            bool present = lstat(full, &st) == 0;
-            free(full);
-            bool file = present && (S_ISREG(st.st_mode) || S_ISLNK(st.st_mode));
-            if (pass == 0 && !file) {
-                if (git_index_remove_bypath(idx, p) < 0) {
-                    rgs_error("unstage '%s': %s", p, rgs_git_error());
-                    rc = -1;
-                    break;
-                }
-            } else if (pass == 1 && file) {
-                if (git_index_add_bypath(idx, p) < 0) {
-                    rgs_error("stage '%s': %s", p, rgs_git_error());
-                    rc = -1;
-                    break;
-                }
-            }
-        }
+    int rc = -1;
+    git_commit *head = NULL;
+    git_tree *base = NULL;
+    git_config *conf = NULL;
+    upd_t *u = rgs_xcalloc(n ? n : 1, sizeof *u);
+    size_t m = 0;
+    tree_job job = {repo, chg, RGS_BUF_INIT, RGS_BUF_INIT};
+
+    /* libgit2 consults the index for .gitattributes (the filters of
+     * git_blob_create_from_workdir) and cannot read a split index: give
+     * this handle an empty index in memory, so attributes come from the
+     * work tree's .gitattributes files only, and the index file is never
+     * opened by libgit2 */
+    git_index *mem = NULL;
+    if (git_index_new(&mem) < 0 || git_repository_set_index(repo, mem) < 0) {
+        rgs_error("in-memory index: %s", rgs_git_error());
+        git_index_free(mem);
+        goto out;
     }
-    if (rc == 0 && git_index_write(idx) < 0) {
-        rgs_error("write index: %s", rgs_git_error());
-        rc = -1;
-    }
-    if (rc == 0 && chg) {
-        git_tree *tree = head_tree(repo);
-        for (size_t i = 0; i < n; i++) {
-            const char *p = paths[i];
-            if (!path_ok(p))
-                continue;
-            bool dup = false;
-            for (size_t j = 0; j < i && !dup; j++)
-                dup = !strcmp(paths[j], p);
-            if (dup)
-                continue;
-            git_oid before;
-            bool had = tree_entry_id(tree, p, &before) == 0;
-            const git_index_entry *e = git_index_get_bypath(idx, p, 0);
-            if (had && !e) {
-                chg->deleted++;
-                rgs_buf_printf(&chg->paths, "D %s\n", p);
-            } else if (!had && e) {
-                chg->added++;
-                rgs_buf_printf(&chg->paths, "A %s\n", p);
-            } else if (had && e && !git_oid_equal(&before, &e->id)) {
-                chg->modified++;
-                rgs_buf_printf(&chg->paths, "M %s\n", p);
-            }
+    git_index_free(mem);
+    int e = git_reference_name_to_id(parent, repo, "HEAD");
+    if (e == 0) {
+        if (git_commit_lookup(&head, repo, parent) < 0 || git_commit_tree(&base, head) < 0) {
+            rgs_error("read HEAD: %s", rgs_git_error());
+            goto out;
         }
-        git_tree_free(tree);
+        *has_parent = true;
+    } else if (e == GIT_ENOTFOUND) {
+        git_error_clear(); /* unborn: the first commit */
+    } else {
+        rgs_error("resolve HEAD: %s", rgs_git_error());
+        goto out;
+    }
+    int trust_mode = 1; /* core.filemode, true unless set (git-config(1)) */
+    if (git_repository_config_snapshot(&conf, repo) < 0 ||
+        git_config_get_bool(&trust_mode, conf, "core.filemode") < 0) {
+        trust_mode = 1;
         git_error_clear();
     }
-    git_index_free(idx);
+
+    /* the valid paths, sorted, without duplicates (O(n log n): a first
+     * sync may name every file of the repository) */
+    for (size_t i = 0; i < n; i++) {
+        if (path_ok(paths[i])) {
+            u[m++].path = rgs_xstrdup(paths[i]);
+        } else {
+            rgs_warn("commit '%s': not a path the sync may commit; skipped", paths[i]);
+            if (refused)
+                (*refused)++;
+        }
+    }
+    qsort(u, m, sizeof *u, upd_cmp);
+    size_t k = 0;
+    for (size_t i = 0; i < m; i++) {
+        if (k && !strcmp(u[k - 1].path, u[i].path))
+            free(u[i].path);
+        else
+            u[k++] = u[i];
+    }
+    m = k;
+    for (size_t i = 0; i < m; i++) {
+        upd_t *d = &u[i];
+        const char *p = d->path;
+        d->kind = UPD_GONE;
+        struct stat st;
+        char *full = rgs_xasprintf("%s%s", wd, p);
+        if (ancestors_real(wd, p) && lstat(full, &st) == 0) {
+            if (S_ISDIR(st.st_mode))
+                d->kind = UPD_DIR;
+            else if (S_ISREG(st.st_mode) || S_ISLNK(st.st_mode))
+                d->kind = UPD_FILE;
+        }
+        free(full);
+        if (d->kind != UPD_FILE)
+            continue;
+        if (git_blob_create_from_workdir(&d->id, repo, p) < 0) {
+            rgs_error("commit '%s': %s", p, rgs_git_error());
+            goto out;
+        }
+        if (S_ISLNK(st.st_mode)) {
+            d->mode = GIT_FILEMODE_LINK;
+        } else if (trust_mode) {
+            d->mode = (st.st_mode & S_IXUSR) ? GIT_FILEMODE_BLOB_EXECUTABLE : GIT_FILEMODE_BLOB;
+        } else { /* core.filemode false: the mode the path had (git's rule) */
+            git_tree_entry *te = NULL;
+            d->mode = GIT_FILEMODE_BLOB;
+            if (base && git_tree_entry_bypath(&te, base, p) == 0 &&
+                git_tree_entry_filemode(te) == GIT_FILEMODE_BLOB_EXECUTABLE)
+                d->mode = GIT_FILEMODE_BLOB_EXECUTABLE;
+            git_tree_entry_free(te);
+            git_error_clear();
+        }
+    }
+    bool empty = true;
+    if (update_dir(&job, base, u, m, 0, tree, &empty) < 0) {
+        rgs_error("build tree: %s", rgs_git_error());
+        goto out;
+    }
+    if (empty) { /* everything was removed: the empty tree */
+        git_treebuilder *bld = NULL;
+        int w = git_treebuilder_new(&bld, repo, NULL);
+        if (w == 0)
+            w = git_treebuilder_write(tree, bld);
+        git_treebuilder_free(bld);
+        if (w < 0) {
+            rgs_error("write empty tree: %s", rgs_git_error());
+            goto out;
+        }
+    }
+    rgs_buf_append(&chg->index_info, job.removals.data, job.removals.len);
+    rgs_buf_append(&chg->index_info, job.upserts.data, job.upserts.len);
+    rc = 0;
+out:
+    for (size_t i = 0; i < m; i++)
+        free(u[i].path);
+    free(u);
+    rgs_buf_free(&job.removals);
+    rgs_buf_free(&job.upserts);
+    git_config_free(conf);
+    git_tree_free(base);
+    git_commit_free(head);
     return rc;
 }
 
-int rgs_git_commit_index(git_repository *repo, const git_signature *author,
-                         const git_signature *committer, const char *message, bool *made,
-                         char hex[41])
+int rgs_git_index_update(const rgs_git_ctx *c, const char *workdir, const rgs_git_change *chg,
+                         char *why, size_t wlen)
+{
+    if (!chg->index_info.len)
+        return 0;
+    static const char *const args[] = {"-c", "core.splitIndex=true", "-c", "core.fsync=none",
+                                       "update-index", "-z", "--index-info", NULL};
+    rgs_buf err = RGS_BUF_INIT;
+    int st = rgs_git_cli_in(c, workdir, chg->index_info.data, chg->index_info.len, NULL, &err, args);
+    if (st != 0)
+        snprintf(why, wlen, "git update-index: %s",
+                 st == -2 ? "timed out" : *rgs_git_first_line(&err) ? rgs_git_first_line(&err) : "failed");
+    rgs_buf_free(&err);
+    return st == 0 ? 0 : -1;
+}
+
+int rgs_git_commit_tree(git_repository *repo, const git_oid *tree_id, const git_oid *parent_id,
+                        const git_signature *author, const git_signature *committer,
+                        const char *message, bool *made, char hex[41])
 {
     *made = false;
     hex[0] = '\0';
-    git_index *idx = NULL;
-    git_oid tree_id, commit_id;
     git_tree *tree = NULL;
     git_commit *parent = NULL;
+    git_oid commit_id;
     int rc = -1;
-    if (git_repository_index(&idx, repo) < 0 || git_index_read(idx, 0) < 0 ||
-        git_index_write_tree(&tree_id, idx) < 0) {
-        rgs_error("write tree: %s", rgs_git_error());
+    if (parent_id && git_commit_lookup(&parent, repo, parent_id) < 0) {
+        rgs_error("look up parent: %s", rgs_git_error());
         goto out;
     }
-    git_object *head = NULL;
-    if (git_revparse_single(&head, repo, "HEAD^{commit}") == 0) {
-        parent = (git_commit *)head;
-        if (git_oid_equal(git_commit_tree_id(parent), &tree_id)) {
-            git_oid_tostr(hex, 41, git_commit_id(parent));
-            rc = 0; /* nothing changed: no empty commit */
-            goto out;
-        }
-    } else {
-        git_error_clear();
+    if (parent && git_oid_equal(git_commit_tree_id(parent), tree_id)) {
+        git_oid_tostr(hex, 41, parent_id);
+        rc = 0; /* nothing changed: no empty commit */
+        goto out;
     }
-    if (git_tree_lookup(&tree, repo, &tree_id) < 0) {
+    if (git_tree_lookup(&tree, repo, tree_id) < 0) {
         rgs_error("look up tree: %s", rgs_git_error());
         goto out;
     }
@@ -742,7 +1046,6 @@ int rgs_git_commit_index(git_repository *repo, const git_signature *author,
 out:
     git_tree_free(tree);
     git_commit_free(parent);
-    git_index_free(idx);
     return rc;
 }
 

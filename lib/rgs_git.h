@@ -1,8 +1,9 @@
 /* rgs_git: the Git side of relay-git-sync.
  *
- * Local work (staging, trees, commits, refs) goes through libgit2; network
- * work (ls-remote, clone, fetch, push) and history surgery (rebase, merge)
- * through the git CLI, every call with a time limit and a fixed, explicit
+ * Local work (blobs, trees, commits, refs) goes through libgit2; network
+ * work (ls-remote, clone, fetch, push), history surgery (rebase, merge)
+ * and the index entries of a commit (git update-index on a split index,
+ * see "committing without the index" below) through the git CLI, every call with a time limit and a fixed, explicit
  * environment: the deploy key with IdentitiesOnly, the configured
  * known_hosts with strict checking (trust on first use only when asked),
  * HTTPS tokens through a credential helper that reads the environment
@@ -18,6 +19,28 @@
 
 #include <git2.h>
 #include <stdbool.h>
+
+/* ---- libgit2 start-up ---- */
+
+/* rgs_git_init: git_libgit2_init(), without parsing the system CA bundle.
+ * Debian's libgit2 (built with mbedTLS) parses all of
+ * /etc/ssl/certs/ca-certificates.crt in git_libgit2_init (~7 ms at every
+ * start of rgs-commit, measured with hyperfine-like loops on the build
+ * machine); rgs-commit uses libgit2 only for local work (network goes
+ * through the git CLI), so that parse is skipped: this module defines
+ * mbedtls_x509_crt_parse_file, which libgit2 binds to, and it loads
+ * nothing while rgs_git_init runs and passes every later call to
+ * mbedTLS.  Should libgit2 ever be asked for an HTTPS connection in this
+ * process, it has no trusted CA and refuses every server (fail closed)
+ * unless git_libgit2_opts(GIT_OPT_SET_SSL_CERT_LOCATIONS, ...) is called
+ * first, which loads them normally.  With a libgit2 built on OpenSSL the
+ * override is never called and nothing changes.  Returns
+ * git_libgit2_init's result (>= 1, or < 0 on error). */
+int rgs_git_init(void);
+
+/* rgs_git_ca_skipped: how many CA files rgs_git_init kept libgit2 from
+ * parsing (0 with a libgit2 that does not use mbedTLS). */
+int rgs_git_ca_skipped(void);
 
 /* ---- running the git CLI ---- */
 
@@ -62,6 +85,11 @@ int rgs_git_cli(const rgs_git_ctx *c, const char *cwd, const char *password, boo
 int rgs_git_cliv(const rgs_git_ctx *c, const char *cwd, const char *password, bool network,
                  rgs_buf *out, rgs_buf *err, const char *const *args);
 
+/* rgs_git_cli_in: the same as rgs_git_cliv with `in` (n bytes, may be
+ * NULL) as the child's standard input instead of /dev/null. */
+int rgs_git_cli_in(const rgs_git_ctx *c, const char *cwd, const void *in, size_t n, rgs_buf *out,
+                   rgs_buf *err, const char *const *args);
+
 /* rgs_git_first_line: the first non-empty line of `err` (for messages and
  * push records), at most 300 bytes, "" when none.  Static storage. */
 const char *rgs_git_first_line(const rgs_buf *err);
@@ -83,32 +111,81 @@ void rgs_git_url_split(const char *url, char **clean, char **password);
  * removed; locks in use are reported in *busy (may be NULL). */
 int rgs_git_clean_stale_locks(const char *gitdir, int *busy);
 
-/* What rgs_git_commit_paths changed: counts, and the paths whose blob
- * changed ("A path", "M path", "D path" lines). */
+/* ---- committing without the index ----
+ *
+ * A commit costs what changed, not the size of the repository: the new
+ * tree is the parent commit's tree with the journal's paths replaced
+ * (rgs_git_tree_update: one blob per changed file, one tree per directory
+ * on a changed path), committed with rgs_git_commit_tree; libgit2 never
+ * reads or writes the index file (libgit2 can only rewrite the whole file:
+ * ~120 ms at 50,000 files).  The index is kept equal to the commits for
+ * `git status` and the git CLI's rebase and merge by rgs_git_index_update:
+ * `git update-index --index-info` with the changed entries, on a split
+ * index (core.splitIndex, git-update-index(1) "SPLIT INDEX"), so git
+ * rewrites a small file of changed entries, and the shared index only
+ * when the changes exceed 20% of it (amortised: constant per change).
+ * libgit2 1.5 cannot read a split index; nothing in relay-git-sync reads
+ * the index with libgit2. */
+
+/* What rgs_git_tree_update changed: counts, the paths whose tree entry
+ * changed ("A path", "M path", "D path" lines; M also for a mode change),
+ * and the index records that make the index agree with the new tree for
+ * every path named (NUL-terminated "<octal mode> <hex id>\t<path>"
+ * records for `git update-index -z --index-info`, removals ("0 0{40}")
+ * first).  Zero-initialise; rgs_git_change_free releases. */
 typedef struct {
     size_t added, modified, deleted;
     rgs_buf paths;
+    rgs_buf index_info;
 } rgs_git_change;
 
-/* rgs_git_stage_paths: stage exactly `paths` (n relative paths, no
- * leading '/') from the work tree into the index: a regular file or
- * symlink is added (git_index_add_bypath), an absent path is removed
- * (git_index_remove_bypath), directories are skipped; paths with a '.git'
- * component (any case), '..' or empty components are refused (counted in
- * *refused, may be NULL).  Cost: O(n) objects plus one index read and
- * write, no work-tree walk.  Compares with the tree of HEAD to fill *chg.
- * Writes the index (durably: fsync is on).  Returns 0 or -1 (libgit2
- * message printed). */
-int rgs_git_stage_paths(git_repository *repo, const char *const *paths, size_t n, rgs_git_change *chg,
-                        size_t *refused);
+void rgs_git_change_free(rgs_git_change *chg);
 
-/* rgs_git_commit_index: write the index as a tree and commit it on HEAD's
- * branch with `author`, `committer` and `message`, unless the tree equals
- * HEAD's (never an empty commit; *made = false then).  HEAD may be unborn
- * (a root commit is made).  Commit id in hex[41].  Returns 0 or -1. */
-int rgs_git_commit_index(git_repository *repo, const git_signature *author,
-                         const git_signature *committer, const char *message, bool *made,
-                         char hex[41]);
+/* rgs_git_tree_update: the tree of HEAD's commit (the empty tree when HEAD
+ * is unborn) with exactly `paths` (n relative paths, no leading '/') set
+ * to their state in the work tree:
+ *   - a regular file or a symbolic link becomes a blob (through the
+ *     repository's filters, as `git add`; a link's blob is its target,
+ *     never what it points to), mode 100755 when the owner may execute it
+ *     (100644 otherwise; with core.filemode false the old mode is kept),
+ *     120000 for a link;
+ *   - an absent path (or one beyond a symbolic link or a non-directory:
+ *     every ancestor must be a real directory, as git requires) is
+ *     removed, with everything under it when it was a directory;
+ *   - a directory removes a file entry of that name (its files are named
+ *     by their own paths);
+ *   - other file types (fifos, sockets, devices) count as absent.
+ * Directories left empty disappear.  Paths with a '.git' component (any
+ * case), '..', '.' or empty components are refused (counted in *refused,
+ * may be NULL).  Duplicates are allowed.  Blobs and trees are written to
+ * the object database; the index is neither read nor written.  Cost: the
+ * changed files plus the trees on their paths.
+ * Out: *tree, *parent (HEAD's commit; *has_parent false when unborn),
+ * *chg (added to).  Returns 0 or -1 (message printed). */
+int rgs_git_tree_update(git_repository *repo, const char *const *paths, size_t n, git_oid *tree,
+                        git_oid *parent, bool *has_parent, rgs_git_change *chg, size_t *refused);
+
+/* rgs_git_index_update: apply chg->index_info to the index of the work
+ * tree `workdir` with `git -c core.splitIndex=true -c core.fsync=none
+ * update-index -z --index-info` (the caller makes the repository durable
+ * with syncfs after committing).  Entries written this way have no stat
+ * data, so git compares their content once when it next refreshes.  Fails
+ * when another process holds the index lock (index.lock): the caller then
+ * makes no commit.  Nothing to do when chg->index_info is empty.
+ * Returns 0, or -1 with a reason in why[wlen]. */
+int rgs_git_index_update(const rgs_git_ctx *c, const char *workdir, const rgs_git_change *chg,
+                         char *why, size_t wlen);
+
+/* rgs_git_commit_tree: commit `tree` on HEAD's branch with parent
+ * `parent` (NULL: a root commit, HEAD must be unborn) and `author`,
+ * `committer`, `message` (UTF-8), updating the branch and its reflog
+ * ("commit: <subject>") atomically, unless the tree equals the parent's
+ * (never an empty commit; *made = false, hex = the parent).  Fails
+ * (GIT_EMODIFIED) when the branch no longer points to `parent`.  Commit id
+ * in hex[41].  Returns 0 or -1 (message printed). */
+int rgs_git_commit_tree(git_repository *repo, const git_oid *tree, const git_oid *parent,
+                        const git_signature *author, const git_signature *committer,
+                        const char *message, bool *made, char hex[41]);
 
 /* rgs_git_ref_hex: the commit a reference points to (peeled), as hex;
  * false when the reference does not exist. */

@@ -302,6 +302,13 @@ static void add_unique(char ***list, size_t *n, const char *s)
     (*list)[(*n)++] = rgs_xstrdup(s);
 }
 
+static void add_path(pending_t *p, const char *s)
+{
+    if (p->n % 256 == 0)
+        p->paths = rgs_xrealloc(p->paths, (p->n + 256) * sizeof *p->paths);
+    p->paths[p->n++] = rgs_xstrdup(s);
+}
+
 static void parse_journal_text(const char *name, const rgs_buf *b, pending_t *p)
 {
     if (!b->data)
@@ -319,10 +326,12 @@ static void parse_journal_text(const char *name, const rgs_buf *b, pending_t *p)
         } else {
             const char *path = rgs_rec_str(j, "path");
             const char *from = rgs_rec_str(j, "from");
+            /* duplicates are kept: rgs_git_tree_update sorts them out in
+             * O(n log n) (a first sync names every file) */
             if (path)
-                add_unique(&p->paths, &p->n, path);
+                add_path(p, path);
             if (from)
-                add_unique(&p->paths, &p->n, from);
+                add_path(p, from);
             json_t *users = json_object_get(j, "users");
             size_t i;
             json_t *u;
@@ -782,13 +791,25 @@ static int do_commit(repo_t *r, git_repository *repo, double now)
         pending_free(&p);
         return 0;
     }
-    rgs_git_change chg = {0, 0, 0, RGS_BUF_INIT};
+    rgs_git_change chg = {0, 0, 0, RGS_BUF_INIT, RGS_BUF_INIT};
     size_t refused = 0;
     int rc = -1;
     git_signature *author = NULL, *committer = NULL;
     char *message = NULL;
-    if (rgs_git_stage_paths(repo, (const char *const *)p.paths, p.n, &chg, &refused) < 0)
+    git_oid tree, parent;
+    bool has_parent = false;
+    char why[400];
+    /* the new tree from HEAD's and the journal's paths (no index read or
+     * write: see rgs_git.h), then the index entries of those paths (so the
+     * index never lags the commits; a lock held by another process stops
+     * the commit here, before anything is committed), then the commit */
+    if (rgs_git_tree_update(repo, (const char *const *)p.paths, p.n, &tree, &parent, &has_parent, &chg,
+                            &refused) < 0)
         goto out;
+    if (rgs_git_index_update(&gctx, r->dir, &chg, why, sizeof why) < 0) {
+        rgs_error("repository '%s': update the index: %s; the journal is kept", r->dir, why);
+        goto out;
+    }
     /* author: the first editor with a configured identity; the others get
      * Co-authored-by trailers; none known -> the service identity */
     const rgs_author *first = NULL;
@@ -830,7 +851,8 @@ static int do_commit(repo_t *r, git_repository *repo, double now)
     }
     bool made = false;
     char hex[41];
-    if (rgs_git_commit_index(repo, author, committer, message, &made, hex) < 0)
+    if (rgs_git_commit_tree(repo, &tree, has_parent ? &parent : NULL, author, committer, message, &made,
+                            hex) < 0)
         goto out;
     if (made) {
         json_t *rec = rgs_record_new("commit");
@@ -875,7 +897,7 @@ out:
     git_signature_free(author);
     git_signature_free(committer);
     free(message);
-    rgs_buf_free(&chg.paths);
+    rgs_git_change_free(&chg);
     pending_free(&p);
     return rc;
 }
@@ -1011,6 +1033,9 @@ static long count_ahead(const repo_t *r, const rgs_connector *k, const char *ups
 static int integrate(const repo_t *r, const rgs_connector *k, const char *upstream, char *why,
                      size_t wlen, int *conflicts)
 {
+    /* no index refresh before the git CLI's rebase or merge: every commit
+     * updated the index entries it changed (rgs_git_index_update), so the
+     * index agrees with HEAD, and git refreshes the stat data it lacks */
     long all = count_ahead(r, k, upstream, false);
     long unpublished = r->first && rgs_config_next(cfg, r->first) ? count_ahead(r, k, upstream, true) : all;
     bool rebase = all == unpublished;
@@ -1540,7 +1565,10 @@ int main(int argc, char **argv)
         free(abs_dd);
         return RGS_EX_OK;
     }
-    git_libgit2_init();
+    rgs_git_init();
+    if (rgs_git_ca_skipped())
+        rgs_debug("libgit2: the CA bundle is not parsed (libgit2 makes no network connections here; "
+                  "the git CLI does)");
     if (rgs_git_ctx_init(&gctx, data_dir, cfg, tofu, git_timeout) < 0)
         worse(RGS_EX_TEMP);
     pstate_load();

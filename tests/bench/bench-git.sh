@@ -1,20 +1,26 @@
 #!/usr/bin/env bash
 # Git area benchmark (make bench): committing one changed note with
-# rgs-commit (libgit2, staging only the journal's paths) against
-# `git add -A && git commit` of the same change on the same repository,
-# for 1,000, 10,000 and 50,000 files; then push times to a local bare
-# repository and over SSH on loopback.  Medians of ROUNDS runs, measured in
-# this run on this machine.  Repositories are made here, in a temp dir.
-#   BENCH_SIZES="1000 10000 50000" BENCH_ROUNDS=5 bash tests/bench/bench-git.sh
+# rgs-commit (a tree built from the parent's tree and the journal's paths,
+# the changed index entries through git update-index on a split index)
+# against `git add -A && git commit` of the same change on the same
+# repository, for 1,000, 10,000 and 50,000 files in directories of 100,
+# and 50,000 files in a deep tree (7 levels, 4 directories a level, ~12
+# files a directory); then push times to a local bare repository and over
+# SSH on loopback.  Medians of ROUNDS runs, measured in this run on this
+# machine.  Repositories are made here, in a temp dir.
+#   BENCH_SIZES="1000 10000 50000 50000deep" BENCH_ROUNDS=5 bash tests/bench/bench-git.sh
+# BENCH_BASE_BIN=DIR adds a column for the rgs-commit in DIR (an older
+# build), measured in the same rounds on its own copy of the repository.
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 BIN=${RGS_BIN:-$top/build/bin}
 export PATH="$BIN:$PATH"
+BASE_BIN=${BENCH_BASE_BIN:-}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/rgs-bench-git.XXXXXX")
 sshd_pid=""
 trap '[ -n "$sshd_pid" ] && kill $sshd_pid 2>/dev/null; rm -rf "$tmp"' EXIT
 cd "$tmp"
-SIZES=${BENCH_SIZES:-1000 10000 50000}
+SIZES=${BENCH_SIZES:-1000 10000 50000 50000deep}
 ROUNDS=${BENCH_ROUNDS:-5}
 R=0f8c1a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5b F=11111111-2222-3333-4444-555555555555
 export GIT_AUTHOR_NAME=Bench GIT_AUTHOR_EMAIL=bench@example.org GIT_COMMITTER_NAME=Bench GIT_COMMITTER_EMAIL=bench@example.org
@@ -24,55 +30,87 @@ now() { date +%s.%N; }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 ms() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.1f", (b - a) * 1000}'; }
 
-make_repo() { # DIR N: N notes in directories of 100, committed
-  local d=$1 n=$2
+# note_dir I LAYOUT: the directory of note I: notes/dNNN (100 notes each),
+# or for "deep" notes/aX/bX/cX/dX/eX/fX (X in 0..3, ~12 notes each)
+note_dir() {
+  if [ "$2" = deep ]; then
+    awk -v i="$1" 'BEGIN { g = int(i / 12); s = "notes"; split("a b c d e f", l, " ");
+      for (k = 1; k <= 6; k++) { s = s "/" l[k] (g % 4); g = int(g / 4) } print s }'
+  else printf 'notes/d%03d\n' $(($1 / 100)); fi
+}
+make_repo() { # DIR N LAYOUT: N notes, committed
+  local d=$1 n=$2 layout=$3
   git init -q -b main "$d"
-  awk -v n="$n" -v d="$d" 'BEGIN { for (i = 0; i < n; i++) { dir = sprintf("%s/notes/d%03d", d, int(i / 100));
-      if (i % 100 == 0) system("mkdir -p " dir); f = sprintf("%s/n%05d.md", dir, i);
-      printf "# Note %d\n\nSome text of note %d.\n", i, i > f; close(f) } }'
+  awk -v n="$n" -v d="$d" -v deep="$([ "$layout" = deep ] && echo 1 || echo 0)" 'BEGIN {
+      split("a b c d e f", l, " ");
+      for (i = 0; i < n; i++) {
+        if (deep) { g = int(i / 12); dir = d "/notes"; for (k = 1; k <= 6; k++) { dir = dir "/" l[k] (g % 4); g = int(g / 4) } }
+        else dir = sprintf("%s/notes/d%03d", d, int(i / 100));
+        if (!(dir in made)) { system("mkdir -p " dir); made[dir] = 1 }
+        f = sprintf("%s/n%05d.md", dir, i);
+        printf "# Note %d\n\nSome text of note %d.\n", i, i > f; close(f) } }'
   git -C "$d" config gc.auto 0   # no background gc while measuring
   git -C "$d" add -A && git -C "$d" commit -q -m initial && git -C "$d" gc -q
 }
+# tick_time BINDIR DATA PATH: journal PATH (as during rgs-apply), then time the commit at the tick (ms)
+tick_time() {
+  printf '{"v":1,"type":"applied","relay":"%s","folder":"%s","op":"write","path":"%s","users":[],"time":1}\n' "$R" "$F" "$3" |
+    "$1/rgs-commit" -q -d "$2" >/dev/null
+  local t0 t1
+  t0=$(now); printf '{"v":1,"type":"tick","time":100,"final":true}\n' | "$1/rgs-commit" -q -d "$2" >/dev/null; t1=$(now)
+  ms "$t0" "$t1"
+}
 
-echo "commit of one changed note (median of $ROUNDS, ms).  rgs-commit: the tick's whole run (process start,"
-echo "config, journal, libgit2 index read + stage + write, tree, commit; made durable with one syncfs)."
+echo "commit of one changed note (median of $ROUNDS, ms) on $(uname -n), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)."
+echo "rgs-commit: the tick's whole run (process start, config, journal, blob + trees from the parent's"
+echo "tree, git update-index of the changed entries, commit; made durable with one syncfs)."
 echo "git-cli: 'git add -A && git commit -q' (git's default: no fsync); git-cli-fsync: the same with"
 echo "core.fsync=all, as durable as rgs-commit.  ratio = rgs-commit / git-cli."
-printf '%-8s %12s %12s %14s %8s\n' files rgs-commit git-cli git-cli-fsync ratio
-for n in $SIZES; do
-  D=$tmp/data$n
+[ -n "$BASE_BIN" ] && echo "base: the rgs-commit in $BASE_BIN, same rounds, its own copy of the repository."
+printf '%-11s %12s %12s %14s %8s' files rgs-commit git-cli git-cli-fsync ratio
+[ -n "$BASE_BIN" ] && printf ' %12s' base
+echo
+for size in $SIZES; do
+  n=${size%deep} layout=flat
+  [ "$n" != "$size" ] && layout=deep
+  D=$tmp/data$size
   mkdir -p "$D/repos/$R"
-  make_repo "$D/repos/$R/$F" "$n"
+  make_repo "$D/repos/$R/$F" "$n" "$layout"
   W=$D/repos/$R/$F
-  cp -a "$W" "$tmp/cli$n"
-  ours=() theirs=() durable=()
+  cp -a "$W" "$tmp/cli$size"
+  if [ -n "$BASE_BIN" ]; then mkdir -p "$tmp/base$size/repos/$R"; cp -a "$W" "$tmp/base$size/repos/$R/$F"; fi
+  dir=$(note_dir 0 "$layout")
+  ours=() theirs=() durable=() base=()
   for i in $(seq 1 "$ROUNDS"); do
-    f=notes/d000/n0000$((i % 10)).md
+    f=$dir/n0000$((i % 10)).md
     echo "edit $i" >>"$W/$f"
-    printf '{"v":1,"type":"applied","relay":"%s","folder":"%s","op":"write","path":"%s","users":[],"time":1}\n{"v":1,"type":"tick","time":100,"final":true}\n' "$R" "$F" "$f" >in
-    # journal first (it happens while rgs-apply runs), then time the commit at the tick
-    head -1 in | rgs-commit -q -d "$D" >/dev/null
-    t0=$(now); tail -1 in | rgs-commit -q -d "$D" >/dev/null; t1=$(now)
-    ours+=("$(ms "$t0" "$t1")")
-    echo "edit $i" >>"$tmp/cli$n/$f"
-    t0=$(now); (cd "$tmp/cli$n" && git add -A && git commit -q -m "Auto-sync"); t1=$(now)
+    ours+=("$(tick_time "$BIN" "$D" "$f")")
+    if [ -n "$BASE_BIN" ]; then
+      echo "edit $i" >>"$tmp/base$size/repos/$R/$F/$f"
+      base+=("$(tick_time "$BASE_BIN" "$tmp/base$size" "$f")")
+    fi
+    echo "edit $i" >>"$tmp/cli$size/$f"
+    t0=$(now); (cd "$tmp/cli$size" && git add -A && git commit -q -m "Auto-sync"); t1=$(now)
     theirs+=("$(ms "$t0" "$t1")")
-    echo "again $i" >>"$tmp/cli$n/$f"
-    t0=$(now); (cd "$tmp/cli$n" && git add -A && git -c core.fsync=all -c core.fsyncMethod=fsync commit -q -m "Auto-sync"); t1=$(now)
+    echo "again $i" >>"$tmp/cli$size/$f"
+    t0=$(now); (cd "$tmp/cli$size" && git add -A && git -c core.fsync=all -c core.fsyncMethod=fsync commit -q -m "Auto-sync"); t1=$(now)
     durable+=("$(ms "$t0" "$t1")")
   done
   a=$(printf '%s\n' "${ours[@]}" | median); b=$(printf '%s\n' "${theirs[@]}" | median)
   c=$(printf '%s\n' "${durable[@]}" | median)
   [ "$(git -C "$W" rev-list --count HEAD)" = $((ROUNDS + 1)) ] || echo "(rgs-commit made $(git -C "$W" rev-list --count HEAD) commits!)"
-  printf '%-8s %12s %12s %14s %8s\n' "$n" "$a" "$b" "$c" "$(awk -v a="$a" -v b="$b" 'BEGIN {printf "%.2f", a / b}')"
-  rm -rf "$tmp/cli$n"
+  git -C "$W" diff-index --cached --quiet HEAD -- || echo "(the index of rgs-commit's repository does not match HEAD!)"
+  printf '%-11s %12s %12s %14s %8s' "$size" "$a" "$b" "$c" "$(awk -v a="$a" -v b="$b" 'BEGIN {printf "%.2f", a / b}')"
+  [ -n "$BASE_BIN" ] && printf ' %12s' "$(printf '%s\n' "${base[@]}" | median)"
+  echo
+  rm -rf "$tmp/cli$size" "$tmp/base$size"
 done
 
 # ---- push times (one new commit per push), 1,000-file repository
 echo
 echo "push of one new commit (median of $ROUNDS, ms): rgs-commit tick (commit + push) vs 'git push' alone"
 n=1000
-git clone -q --bare "$tmp/data$n/repos/$R/$F" "$tmp/bare.git" 2>/dev/null || { make_repo "$tmp/seed" $n; git clone -q --bare "$tmp/seed" "$tmp/bare.git"; }
+git clone -q --bare "$tmp/data$n/repos/$R/$F" "$tmp/bare.git" 2>/dev/null || { make_repo "$tmp/seed" $n flat; git clone -q --bare "$tmp/seed" "$tmp/bare.git"; }
 bench_push() { # LABEL URL [env...]
   local label=$1 url=$2; shift 2
   local D=$tmp/push-$label; rm -rf "$D"; mkdir -p "$D"
