@@ -85,8 +85,11 @@ int rgs_git_cli(const rgs_git_ctx *c, const char *cwd, const char *password, boo
 int rgs_git_cliv(const rgs_git_ctx *c, const char *cwd, const char *password, bool network,
                  rgs_buf *out, rgs_buf *err, const char *const *args);
 
-/* rgs_git_cli_in: the same as rgs_git_cliv with `in` (n bytes, may be
- * NULL) as the child's standard input instead of /dev/null. */
+/* rgs_git_cli_in: a local command (local time limit, no password) like
+ * rgs_git_cliv, with the n bytes at `in` (NULL: empty) as the child's
+ * standard input instead of /dev/null (handed over in a memfd, so a child
+ * that stops reading early cannot block or signal the caller).  Returns
+ * as rgs_git_cli. */
 int rgs_git_cli_in(const rgs_git_ctx *c, const char *cwd, const void *in, size_t n, rgs_buf *out,
                    rgs_buf *err, const char *const *args);
 
