@@ -9,6 +9,15 @@
  * records are emitted.  A crash in between leaves files newer than the
  * state; the next plan sees that and re-plans the same ops, and an op whose
  * target already holds the wanted bytes is recorded as done (idempotent).
+ *
+ * Cost: a group whose ops only rewrite notes in place (the usual edit)
+ * never loads the three state files: each write looks its document up in
+ * the state's index, and the changes go to DATA_DIR/state/<relay>/pending/
+ * (rgs_state.h).  Any other op (move, delete, filemeta, a new file) loads
+ * the state completely, which folds pending changes into the three files.
+ * They are also folded on a tick when the oldest is older than
+ * --state-max-age, when more than --state-max-pending are waiting, on the
+ * final tick, and by --compact.
  */
 #include "rgs_crypto.h"
 #include "rgs_path.h"
@@ -31,6 +40,8 @@
 static const char *data_dir;
 static bool dry_run;
 static double lock_wait = 30;
+static double state_max_age = 600;  /* seconds a pending state change may wait */
+static long state_max_pending = 256; /* pending documents before a compaction */
 static int exit_status = RGS_EX_OK;
 static bool out_broken;
 
@@ -118,11 +129,19 @@ static void group_flush(void)
                 json_array_set_new(G.out, i, f);
             }
             exit_status = RGS_EX_SOME_FAILED;
-            /* reload to drop the unsaved changes */
+            /* start again from what is on disk: drop the unsaved changes */
             rgs_state_free(G.st);
             G.st = NULL;
-            if (rgs_state_load(data_dir, G.relay, &G.st) < 0)
-                G.error = G.error ? G.error : rgs_xstrdup("state cannot be read");
+            rgs_state_open(data_dir, G.relay, RGS_STATE_WRITER, &G.st);
+        } else if (!rgs_state_is_full(G.st)) {
+            /* too many pending changes: fold them into the state files */
+            size_t n;
+            double since;
+            bool index_ok;
+            if (rgs_state_status(G.st, &n, &since, &index_ok) == 0 &&
+                (long)n >= state_max_pending &&
+                (rgs_state_full(G.st) < 0 || rgs_state_save(G.st) < 0))
+                rgs_warn("state of relay '%s': %zu pending changes not folded in yet", G.relay, n);
         }
         G.dirty = false;
     }
@@ -178,7 +197,8 @@ static void group_start(const char *relay, const char *folder)
             return;
         }
     }
-    if (rgs_state_load(data_dir, relay, &G.st) < 0) {
+    /* nothing is read yet: ops load what they need (rgs_state.h) */
+    if (rgs_state_open(data_dir, relay, dry_run ? 0 : RGS_STATE_WRITER, &G.st) < 0) {
         G.error = rgs_xstrdup("state cannot be read");
         return;
     }
@@ -325,12 +345,29 @@ static bool vpath_ok(const char *vpath)
            rgs_path_check(vpath, strlen(vpath), RGS_PATH_VPATH, NULL, NULL, NULL, 0) == 0;
 }
 
-static void track(const char *vpath, const char *doc, const char *sha, const char *type)
+/* The complete state, for an op that changes more than a note's content.
+ * False (the op failed, temporarily) when it cannot be read. */
+static bool state_full(const json_t *op)
 {
-    json_t *local = rgs_state_folder_local(G.st, G.folder, true);
-    json_object_set_new(local, vpath,
-                        json_pack("{s:s?, s:s?, s:s, s:f}", "doc_id", doc, "hash", sha, "type",
-                                  type, "modified", rgs_now()));
+    if (rgs_state_is_full(G.st))
+        return true;
+    if (rgs_state_full(G.st) < 0) {
+        add_failed(op, true, "state of relay %s cannot be read", G.relay);
+        return false;
+    }
+    G.dirty = true; /* pending changes folded in, index to bring up to date */
+    return true;
+}
+
+/* local_state[folder][vpath] (and document_hashes[doc] when hash is set) */
+static void track(const char *vpath, const char *doc, const char *sha, const char *type,
+                  const char *hash)
+{
+    json_t *e = json_pack("{s:s?, s:s?, s:s, s:f}", "doc_id", doc, "hash", sha, "type", type,
+                          "modified", rgs_now());
+    if (rgs_state_doc_set(G.st, doc, G.folder, vpath, hash, e) < 0)
+        rgs_die(RGS_EX_INTERNAL, "state of '%s' changed without being prepared", vpath);
+    json_decref(e);
     G.dirty = true;
 }
 
@@ -410,6 +447,18 @@ static void do_write(json_t *op, const char *path, const char *vpath, const char
         add_failed(op, temporary, "%s", why);
         return;
     }
+    /* the state must be able to take the change before the file changes:
+     * a note rewritten in place stays lazy, anything else loads it all */
+    if (!dry_run) {
+        bool was_full = rgs_state_is_full(G.st);
+        if (rgs_state_doc_prepare(G.st, doc, G.folder, vpath, state_type(kind)) < 0) {
+            rgs_buf_free(&bytes);
+            add_failed(op, true, "state of relay %s cannot be read", G.relay);
+            return;
+        }
+        if (!was_full && rgs_state_is_full(G.st))
+            G.dirty = true;
+    }
     char newblob[41];
     rgs_git_blob_hex(bytes.data, bytes.len, newblob);
     cur_t c;
@@ -452,9 +501,8 @@ static void do_write(json_t *op, const char *path, const char *vpath, const char
         return;
     need_dirsync(path);
     /* the doc hash is recorded only now that the bytes are on disk */
-    track(vpath, doc, sha, state_type(kind));
-    if (!strcmp(kind, "markdown") || !strcmp(kind, "canvas"))
-        json_object_set_new(rgs_state_document_hashes(G.st), doc, json_string(sha));
+    bool is_doc = !strcmp(kind, "markdown") || !strcmp(kind, "canvas");
+    track(vpath, doc, sha, state_type(kind), is_doc ? sha : NULL);
     json_array_append_new(G.out, applied_new(op, c.kind == F_FILE ? c.blob : NULL, newblob));
 }
 
@@ -488,7 +536,7 @@ static void do_move(json_t *op, const char *path, const char *vpath)
         add_failed(op, true, "stale: the files changed since the move was planned");
         return;
     }
-    if (dry_run)
+    if (dry_run || !state_full(op))
         return;
     if (todo && rgs_path_rename(G.root, from, path, RGS_PATH_DEFER_DIRSYNC, NULL) < 0) {
         int e = errno;
@@ -503,7 +551,7 @@ static void do_move(json_t *op, const char *path, const char *vpath)
     const char *type = json_string_value(json_object_get(old, "type"));
     char *t = rgs_xstrdup(type ? type : state_type(rgs_rec_str(op, "kind")));
     json_object_del(local, from_vpath);
-    track(vpath, doc, pfrom, t);
+    track(vpath, doc, pfrom, t, NULL);
     free(t);
     json_array_append_new(G.out,
                           applied_new(op, todo ? (ct.kind == F_FILE ? ct.blob : NULL) : NULL,
@@ -528,7 +576,7 @@ static void do_delete(json_t *op, const char *path, const char *vpath)
         add_failed(op, true, "stale: the file changed since its deletion was planned");
         return;
     }
-    if (dry_run)
+    if (dry_run || !state_full(op))
         return;
     if (!done && rgs_path_unlink(G.root, path) < 0 && errno != ENOENT) {
         add_failed(op, true, "unlink: %s", strerror(errno));
@@ -581,7 +629,7 @@ static void do_filemeta(json_t *op)
         add_failed(op, false, "filemeta entry is not an object");
         return;
     }
-    if (dry_run)
+    if (dry_run || !state_full(op))
         return;
     json_object_set(rgs_state_shared_folders(G.st), G.folder, entries);
     rgs_state_changed(G.st);
@@ -693,18 +741,99 @@ static void handle_op(json_t *op)
     }
 }
 
+/* Fold the pending state changes of one relay into its three files when
+ * they wait too long or are too many, or on the final tick; rebuild an
+ * index that no longer matches the files.  Takes the state lock.  Returns
+ * 0, or -1 (message printed; the pending changes stay valid). */
+static int maintain_relay(const char *relay, bool final)
+{
+    rgs_state *s = NULL;
+    if (rgs_state_open(data_dir, relay, RGS_STATE_WRITER, &s) < 0)
+        return -1;
+    size_t n;
+    double since;
+    bool index_ok;
+    int rc = 0;
+    if (rgs_state_status(s, &n, &since, &index_ok) < 0) {
+        rgs_warn("state of relay '%s': %s", relay, strerror(errno));
+        rgs_state_free(s);
+        return -1;
+    }
+    double age = since > 0 ? rgs_now() - since : 0;
+    if (index_ok && !(n > 0 && (final || (long)n >= state_max_pending || age >= state_max_age))) {
+        rgs_state_free(s);
+        return 0;
+    }
+    char *sl = rgs_xasprintf("%s/locks/%s/state.lock", data_dir, relay);
+    int lock = rgs_lock_path(sl, lock_wait);
+    free(sl);
+    if (lock < 0) {
+        rgs_warn("state of relay '%s': state lock: %s; not compacted now", relay,
+                 errno == EWOULDBLOCK ? "busy" : strerror(errno));
+        rgs_state_free(s);
+        return -1;
+    }
+    if (rgs_state_full(s) < 0 || rgs_state_save(s) < 0)
+        rc = -1;
+    else if (n)
+        rgs_info("state of relay '%s': %zu pending change(s) of up to %.0f s folded into the state files",
+                 relay, n, age);
+    else
+        rgs_debug("state of relay '%s': index rebuilt", relay);
+    close(lock);
+    rgs_state_free(s);
+    return rc;
+}
+
+/* maintain_relay for every relay under DATA_DIR/state. */
+static int maintain(bool final)
+{
+    char *sd = rgs_xasprintf("%s/state", data_dir);
+    DIR *d = opendir(sd);
+    if (!d) {
+        int e = errno;
+        if (e != ENOENT)
+            rgs_warn("state directory '%s': %s", sd, strerror(e));
+        free(sd);
+        return e == ENOENT ? 0 : -1;
+    }
+    free(sd);
+    json_t *relays = json_array();
+    struct dirent *de;
+    char norm[37];
+    while ((de = readdir(d)))
+        if (strlen(de->d_name) == 36 && rgs_uuid_norm(de->d_name, 36, norm) &&
+            !strcmp(norm, de->d_name))
+            json_array_append_new(relays, json_string(norm));
+    closedir(d);
+    int rc = 0;
+    size_t i;
+    json_t *v;
+    json_array_foreach(relays, i, v) if (maintain_relay(json_string_value(v), final) < 0) rc = -1;
+    json_decref(relays);
+    return rc;
+}
+
 static void usage(FILE *f)
 {
     fputs("Usage: rgs-apply [-d DATA_DIR] [-n] [--lock-wait SECONDS] [-v|-q]\n"
+          "       rgs-apply [-d DATA_DIR] --compact\n"
           "\n"
           "Apply op records (stdin) to the work trees DATA_DIR/repos/<relay>/<folder>\n"
           "and the state files DATA_DIR/state/<relay>/, checking each op's\n"
           "preconditions; write applied / failed / refused records on stdout.  Other\n"
-          "records pass through in order.\n"
+          "records pass through in order.  Changes of notes' contents wait in\n"
+          "DATA_DIR/state/<relay>/pending/ until they are folded into the state files\n"
+          "(on the next structural change, on a tick when due, on the final tick).\n"
           "\n"
           "  -d, --data-dir DIR        data directory [RELAY_GIT_DATA_DIR] (.)\n"
           "  -n, --dry-run             print the ops that would be applied; change nothing\n"
           "      --lock-wait SECONDS   wait this long for a repository lock (30)\n"
+          "      --state-max-age S     fold pending state changes older than S seconds\n"
+          "                            into the state files at a tick (600)\n"
+          "      --state-max-pending N ... or when N documents are pending (256)\n"
+          "      --compact             fold every pending state change in now, rebuild\n"
+          "                            stale indexes, and exit (reads no records)\n"
           "      --git-config-file F   accepted for symmetry (not needed)\n"
           "  -v, --verbose / -q, --quiet\n"
           "  -h, --help\n"
@@ -719,9 +848,13 @@ int main(int argc, char **argv)
 {
     rgs_set_progname(argv[0]);
     const char *dopt = NULL;
+    bool compact = false;
     static const struct option lo[] = {{"data-dir", required_argument, 0, 'd'},
                                        {"dry-run", no_argument, 0, 'n'},
                                        {"lock-wait", required_argument, 0, 'L'},
+                                       {"state-max-age", required_argument, 0, 'A'},
+                                       {"state-max-pending", required_argument, 0, 'P'},
+                                       {"compact", no_argument, 0, 'C'},
                                        {"git-config-file", required_argument, 0, 'c'},
                                        {"verbose", no_argument, 0, 'v'},
                                        {"quiet", no_argument, 0, 'q'},
@@ -739,6 +872,23 @@ int main(int argc, char **argv)
                 return RGS_EX_PERM;
             }
             break;
+        case 'A':
+            if (!rgs_parse_seconds(optarg, &state_max_age)) {
+                rgs_error("bad --state-max-age '%s': want seconds", optarg);
+                return RGS_EX_PERM;
+            }
+            break;
+        case 'P': {
+            char *end;
+            errno = 0;
+            state_max_pending = strtol(optarg, &end, 10);
+            if (errno || end == optarg || *end || state_max_pending < 1) {
+                rgs_error("bad --state-max-pending '%s': want a positive integer", optarg);
+                return RGS_EX_PERM;
+            }
+            break;
+        }
+        case 'C': compact = true; break;
         case 'c': break;
         case 'v': rgs_verbosity++; break;
         case 'q': rgs_verbosity = RGS_WARN; break;
@@ -753,6 +903,11 @@ int main(int argc, char **argv)
     }
     data_dir = rgs_data_dir(dopt);
     G.repo_lock = G.state_lock = G.root = G.staging = -1;
+    if (compact) {
+        if (dry_run)
+            return RGS_EX_OK;
+        return maintain(true) < 0 ? RGS_EX_TEMP : RGS_EX_OK;
+    }
     rgs_reader *r = rgs_reader_new(stdin, "stdin", 0);
     json_t *rec;
     const char *type;
@@ -771,6 +926,9 @@ int main(int argc, char **argv)
             handle_op(rec);
         } else {
             group_end();
+            /* the end of a batch: pending state changes that are due */
+            if (!strcmp(type, "tick") && !dry_run)
+                maintain(rgs_rec_bool(rec, "final", false));
             emit(rec);
         }
         json_decref(rec);

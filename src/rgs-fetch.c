@@ -133,19 +133,23 @@ static rgs_state *state_for(const char *relay)
     relay_state *r = &states[nstates++];
     memset(r, 0, sizeof *r);
     snprintf(r->relay, sizeof r->relay, "%s", relay);
-    if (rgs_state_load(opt.data_dir, relay, &r->st) < 0) {
+    /* read lazily: an event is resolved through the state's document index
+     * without loading the state files (rgs_state.h) */
+    if (rgs_state_open(opt.data_dir, relay, 0, &r->st) < 0) {
         r->bad = true;
         r->st = NULL;
     }
     return r->st;
 }
 
-static bool is_folder(const char *relay, const char *id)
+/* 1 if `id` is a configured folder or one the state knows, 0 if not, -1
+ * the state cannot be read. */
+static int is_folder(const char *relay, const char *id)
 {
     if (rgs_config_find(cfg, relay, id))
-        return true;
+        return 1;
     rgs_state *st = state_for(relay);
-    return st && json_object_get(rgs_state_shared_folders(st), id) != NULL;
+    return st ? rgs_state_has_folder(st, id) : -1;
 }
 
 /* ------------------------------------------------------------ decoding */
@@ -413,18 +417,21 @@ static void handle_event(size_t si)
         fail(s, slot_reserve(s), s->in, false, "event without valid 'relay' and 'resource' UUIDs");
         return;
     }
-    if (is_folder(rl, res)) {
+    int isf = is_folder(rl, res);
+    if (isf > 0) {
         queue_folder(si, rl, res, false);
         return;
     }
     rgs_state *st = state_for(rl);
-    if (!st) {
+    rgs_state_doc sd;
+    int found = st && isf == 0 ? rgs_state_doc_get(st, res, &sd) : -1;
+    if (found < 0) {
         fail(s, slot_reserve(s), s->in, true, "cannot read the relay's state files");
         return;
     }
-    const char *folder = NULL, *vpath = NULL;
-    json_t *meta = NULL;
-    if (!rgs_state_find_doc(st, res, &folder, &vpath, &meta)) {
+    const char *folder = sd.folder, *vpath = sd.vpath;
+    json_t *meta = sd.meta;
+    if (!found || !folder) {
         rgs_debug("event '%s-%s': not a document of a configured folder: skipped", rl, res);
         return;
     }

@@ -415,7 +415,12 @@ static void plan_doc_write(plan *p, const char *ref, json_t *d, const char *vpat
     }
     char sha[65];
     rgs_sha256_hex(json_string_value(content), json_string_length(content), sha);
-    const char *known = json_string_value(json_object_get(rgs_state_document_hashes(p->st), doc));
+    rgs_state_doc sd;
+    if (rgs_state_doc_get(p->st, doc, &sd) < 0) {
+        failed(p, ref, path, doc, true, "cannot read the state");
+        return;
+    }
+    const char *known = sd.hash;
     const char *trhash = json_string_value(json_object_get(tr, "hash"));
     bool need = !tracked || !known || strcmp(known, sha) != 0 || (trhash && strcmp(trhash, sha));
     if (!need && check_disk)
@@ -453,7 +458,9 @@ static void plan_doc_write(plan *p, const char *ref, json_t *d, const char *vpat
 }
 
 /* Documents of a group that has no folder snapshot: the path comes from
- * the stored filemeta (shared_folders.json). */
+ * the stored filemeta (shared_folders.json).  Only these documents are
+ * looked up (rgs_state_doc_get): the state is not loaded completely, so
+ * the cost does not grow with the folder. */
 static void plan_docs_only(plan *p)
 {
     const char *doc;
@@ -461,14 +468,22 @@ static void plan_docs_only(plan *p)
     json_object_foreach(p->g->docs, doc, d)
     {
         const char *ref = json_string_value(json_object_get(p->g->docrefs, doc));
-        const char *folder = NULL, *vpath = NULL;
-        json_t *meta = NULL;
-        if (!rgs_state_find_doc(p->st, doc, &folder, &vpath, &meta) ||
-            strcmp(folder, p->g->folder) != 0) {
+        rgs_state_doc sd;
+        int found = rgs_state_doc_get(p->st, doc, &sd);
+        if (found < 0) {
+            failed(p, ref, NULL, doc, true, "cannot read the state");
+            continue;
+        }
+        const char *vpath = sd.vpath;
+        json_t *meta = sd.meta;
+        if (!found || !sd.folder || strcmp(sd.folder, p->g->folder) != 0) {
             rgs_debug("doc '%s': not in the stored file list of folder '%s'; ignored", doc,
                       p->g->folder);
             continue;
         }
+        /* what local_state says about that path (the planning view) */
+        if (sd.local)
+            json_object_set(p->track, vpath, sd.local);
         char hash[65];
         bool skip;
         enum kind k = classify(meta, hash, &skip);
@@ -1065,8 +1080,8 @@ static rgs_state *state_for(const char *relay)
     json_t *s = json_object_get(states, relay);
     if (s)
         return (rgs_state *)(uintptr_t)json_integer_value(s);
-    rgs_state *st = NULL;
-    if (rgs_state_load(data_dir, relay, &st) < 0)
+    rgs_state *st = NULL; /* read lazily: lookups by document need no complete load */
+    if (rgs_state_open(data_dir, relay, 0, &st) < 0)
         return NULL;
     json_object_set_new(states, relay, json_integer((json_int_t)(uintptr_t)st));
     return st;
@@ -1120,10 +1135,17 @@ static int plan_group(group *g)
     if (p.root < 0 && errno != ENOENT)
         rgs_warn("open repository '%s/%s': %s", g->relay, g->folder, strerror(errno));
     if (g->fsnap) {
+        /* a folder snapshot is compared with the complete state */
+        if (rgs_state_full(p.st) < 0) {
+            json_t *in = base_record(&p, "x", ref);
+            json_array_append_new(p.pre_out, rgs_failed_new(in, true, "cannot read the state of relay %s", g->relay));
+            json_decref(in);
+            exit_status = RGS_EX_SOME_FAILED;
+            goto out;
+        }
         plan_folder(&p);
     } else {
-        json_t *local = rgs_state_folder_local(p.st, g->folder, false);
-        p.track = local ? json_incref(local) : json_object();
+        p.track = json_object();
         plan_docs_only(&p);
     }
 out:

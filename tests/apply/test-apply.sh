@@ -85,7 +85,7 @@ t_is "stale: exit 1" "$st" 1
 t_is "stale: failed, temporary, with the event's ref" \
   "$(jq -c 'select(.type == "failed") | [.temporary, .ref, .path]' "$RGS_TMP/stale.out")" "[true,\"ev:$R:$doc\",\"$note\"]"
 t_is "stale: file left alone" "$(cat "$REPO/$note")" "changed behind our back"
-t_is "stale: hash not recorded" "$(jq -r --arg d "$doc" '.[$d]' "$DD/state/$R/document_hashes.json")" "$(sha "neu"$'\n'"Zeile")"
+t_is "stale: hash not recorded" "$(state_json "$DD" document_hashes | jq -r --arg d "$doc" '.[$d]')" "$(sha "neu"$'\n'"Zeile")"
 # a re-plan sees the new bytes and succeeds
 doc_rec "$doc" "v3" "ev:$R:$doc" | sync >/dev/null
 t_is "stale: re-plan applies" "$(cat "$REPO/$note")" "v3"

@@ -2,7 +2,10 @@
 # kill -9 of rgs-apply at random moments during large batches, then a rerun
 # of the batch: the work tree and the state equal those of a clean run, and
 # right after each kill every file holds either its old or its new bytes
-# (never a mix) and no temporary file is in the tree.  RGS_SEED picks the
+# (never a mix) and no temporary file is in the tree.  Stage 3 is a batch of
+# content changes only (its state goes to state/<relay>/pending/, folded in
+# at once past 256 documents or kept with --state-max-pending), and the
+# fold itself (rgs-apply --compact) is killed too.  RGS_SEED picks the
 # moments (printed on failure).
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../plan/wt-lib.sh"
@@ -11,15 +14,20 @@ gen() { node "$RGS_ROOT/tests/apply/gen-big.js" "$1" "$R" "$F" "$2"; }
 
 # the clean run, and the bytes a file may hold
 C=$RGS_TMP/clean; wt_init "$C"
-gen "$C" 1 >"$RGS_TMP/s1" && gen "$C" 2 >"$RGS_TMP/s2"
+gen "$C" 1 >"$RGS_TMP/s1" && gen "$C" 2 >"$RGS_TMP/s2" && gen "$C" 3 >"$RGS_TMP/s3"
 t0=$(date +%s%N); sync <"$RGS_TMP/s1" >/dev/null; t1=$(date +%s%N)
 sync <"$RGS_TMP/s2" >/dev/null; t2=$(date +%s%N)
 ms1=$(( (t1 - t0) / 1000000 )); ms2=$(( (t2 - t1) / 1000000 ))
-{ jq -r 'select(.type == "doc") | .sha256' "$RGS_TMP/s1" "$RGS_TMP/s2"
+{ jq -r 'select(.type == "doc") | .sha256' "$RGS_TMP/s1" "$RGS_TMP/s2" "$RGS_TMP/s3"
   jq -r 'select(.type == "folder") | .entries[] | .hash // empty' "$RGS_TMP/s1" "$RGS_TMP/s2"; } | sort -u >"$RGS_TMP/legit"
 tree "$C/repos/$R/$F" >"$RGS_TMP/clean.tree"; state "$C" >"$RGS_TMP/clean.state"
 clean_tree=$(cat "$RGS_TMP/clean.tree")
 t_ok "clean run wrote the stage-2 tree" test "$(echo "$clean_tree" | grep -c '^F')" = 350
+t2=$(date +%s%N); sync <"$RGS_TMP/s3" >/dev/null; t3=$(date +%s%N)
+ms3=$(( (t3 - t2) / 1000000 ))
+tree "$C/repos/$R/$F" >"$RGS_TMP/clean3.tree"; state "$C" >"$RGS_TMP/clean3.state"
+t_is "clean run: stage 3 rewrote the 310 notes, its 310 state changes folded in" \
+  "$(diff "$RGS_TMP/clean.tree" "$RGS_TMP/clean3.tree" | grep -c '^>') $(find "$C/state/$R/pending" -name '*.json' | wc -l)" "310 0"
 
 whole() { # DIR: every file holds legitimate bytes, no temp files
   local bad
@@ -28,10 +36,10 @@ whole() { # DIR: every file holds legitimate bytes, no temp files
   [ "$bad" = 0 ] && [ -z "$(find "$1" -path "$1/.git" -prune -o -name '.*tmp*' -print)" ]
 }
 
-# kill_apply DD SNAP MAXMS: plan, then apply killed after a random delay
+# kill_apply DD SNAP MAXMS [APPLY OPTIONS]: plan, then apply killed after a random delay
 kill_apply() {
   rgs-plan -d "$1" <"$2" >"$RGS_TMP/ops" 2>/dev/null
-  rgs-apply -d "$1" <"$RGS_TMP/ops" >/dev/null 2>&1 & local pid=$!
+  rgs-apply -d "$1" "${@:4}" <"$RGS_TMP/ops" >/dev/null 2>&1 & local pid=$!
   local ms=$(( RANDOM % ($3 + 1) ))
   sleep "$(printf '0.%03d' "$ms")" 2>/dev/null || sleep 0
   kill -9 "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
@@ -57,5 +65,29 @@ for k in 1 2 3 4 5 6; do
   t_diff "k$k: rerun: tree equals the clean run (seed $seed)" "$RGS_TMP/k.tree" "$RGS_TMP/clean.tree"
   t_diff "k$k: rerun: state equals the clean run (seed $seed)" "$RGS_TMP/k.state" "$RGS_TMP/clean.state"
   t_is "k$k: a third run changes nothing" "$(rgs-plan -d "$K" <"$RGS_TMP/s2" | jq -s 'map(select(.type == "op")) | length')" 0
+  # stage 3: content changes only; odd k keeps them pending
+  opts=(); [ $((k % 2)) = 1 ] && opts=(--state-max-pending 100000)
+  ms=$(kill_apply "$K" "$RGS_TMP/s3" "$ms3" "${opts[@]}")
+  whole "$K/repos/$R/$F" && ok "k$k: after kill at ${ms} ms of stage 3: no partial file" || notok "k$k: stage 3 partial (seed $seed)"
+  # the rerun ends with a tick, as every batch does: past 256 pending changes, they are folded in
+  { cat "$RGS_TMP/s3"; printf '{"v":1,"type":"tick","time":1,"final":false}\n'; } |
+    rgs-plan -d "$K" | rgs-apply -d "$K" "${opts[@]}" >/dev/null 2>&1
+  t_is "k$k: stage 3 rerun: $( ((${#opts[@]})) && echo "state changes pending" || echo "folded in")" \
+    "$(find "$K/state/$R/pending" -name '*.json' 2>/dev/null | wc -l)" "$( ((${#opts[@]})) && echo 310 || echo 0)"
+  tree "$K/repos/$R/$F" >"$RGS_TMP/k.tree"; state "$K" >"$RGS_TMP/k.state"
+  t_diff "k$k: stage 3 rerun: tree equals the clean run (seed $seed)" "$RGS_TMP/k.tree" "$RGS_TMP/clean3.tree"
+  t_diff "k$k: stage 3 rerun: state (pending applied) equals the clean run (seed $seed)" "$RGS_TMP/k.state" "$RGS_TMP/clean3.state"
+  if ((${#opts[@]})); then   # kill the fold, then fold again
+    rgs-apply -d "$K" --compact </dev/null >/dev/null 2>&1 & pid=$!
+    ms=$(( RANDOM % 60 )); sleep "$(printf '0.%03d' "$ms")"; kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null
+    state "$K" >"$RGS_TMP/k.state"
+    t_diff "k$k: after kill at ${ms} ms of --compact: state equals the clean run (seed $seed)" "$RGS_TMP/k.state" "$RGS_TMP/clean3.state"
+    rgs-apply -d "$K" --compact </dev/null
+    state "$K" >"$RGS_TMP/k.state"
+    t_is "k$k: --compact again: nothing pending, no temporary file left" \
+      "$(find "$K/state/$R/pending" -name '*.json' | wc -l) $(find "$K/state" -name '.*tmp*' | wc -l)" "0 0"
+    t_diff "k$k: --compact again: the state files equal the clean run's (seed $seed)" "$RGS_TMP/k.state" "$RGS_TMP/clean3.state"
+  fi
+  t_is "k$k: stage 3 a third time changes nothing" "$(rgs-plan -d "$K" <"$RGS_TMP/s3" | jq -s 'map(select(.type == "op")) | length')" 0
 done
 done_testing

@@ -9,7 +9,14 @@
 # Reference: what the original service does for the same input, by its
 # algorithm (relay.md §5.7): every webhook handled alone, a folder event
 # refetching every note and canvas, one request per document.
+# BENCH_REPEAT=R (default 3) repeats part 2 R times and reports the median
+# of each stage (the machine is shared: single runs are noisy);
+# BENCH_PARTS="2" runs only the parts named (part 2 needs part 1's
+# synthetic folders, which are then synced without being reported).
 set -u
+REPEAT=${BENCH_REPEAT:-3}
+PARTS=${BENCH_PARTS:-1 2 3}
+want() { case " $PARTS " in *" $1 "*) return 0 ;; esac; return 1; }
 top=$(cd "$(dirname "$0")/../.." && pwd)
 export RGS_ROOT=$top
 RGS_BIN=${RGS_BIN:-$top/build/bin}
@@ -24,6 +31,7 @@ for t in rgs-fetch rgs-plan rgs-apply rgs-commit rgs-queue rgs-accept rgs-verify
 done
 
 REL=4e5d6c7b-8a9b-4c0d-9e1f-2a3b4c5d6e7f
+export RELAY_SERVER_API_KEY=bench-token
 free_port() { node -e 's=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
 
 # start_standin NAME FOLDER ARGS... -> SI_URL, SI_CTL
@@ -51,16 +59,30 @@ setup_data() {
 }
 
 # stages IN: the four stages one after the other on files, each timed;
-# prints "stage wall peak" lines into $T/stages and the totals
+# prints "stage wall peak" lines into $T/stages and the totals; the wall
+# times also go, one line per run, to $T/walls
 stages() {
-  local in=$1 n=0
+  local in=$1 n=0 walls=""
   : >"$T/stages"
   cp "$in" "$T/s0"
   for st in "rgs-fetch -j 8" "rgs-plan" "rgs-fetch -j 8" "rgs-apply"; do
     n=$((n + 1))
     /usr/bin/time -f '%e %M' -o "$T/time" $st -d "$D" <"$T/s$((n - 1))" >"$T/s$n" 2>"$T/stage$n.err"
-    printf '%-18s %6.2f s %7d KB\n' "${st%% -j*}#$n" "$(cut -d' ' -f1 "$T/time")" "$(cut -d' ' -f2 "$T/time")" >>"$T/stages"
+    # (a stage that exits non-zero makes time(1) write a line before its numbers)
+    printf '%-18s %6.2f s %7d KB\n' "${st%% -j*}#$n" "$(tail -1 "$T/time" | cut -d' ' -f1)" "$(tail -1 "$T/time" | cut -d' ' -f2)" >>"$T/stages"
+    walls="$walls $(tail -1 "$T/time" | cut -d' ' -f1)"
   done
+  echo "$walls" >>"$T/walls"
+}
+# medians: the median wall time of each stage over the lines of $T/walls
+medians() {
+  awk '{ for (i = 1; i <= NF; i++) v[i, NR] = $i; nf = NF } END {
+    split("rgs-fetch#1 rgs-plan#2 rgs-fetch#3 rgs-apply#4", name, " ")
+    for (i = 1; i <= nf; i++) { n = 0; for (r = 1; r <= NR; r++) a[++n] = v[i, r]
+      for (x = 1; x <= n; x++) for (y = x + 1; y <= n; y++) if (a[y] < a[x]) { t = a[x]; a[x] = a[y]; a[y] = t }
+      m = n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+      line = ""; for (r = 1; r <= NR; r++) line = line sprintf(" %.2f", v[i, r])
+      printf "   %-14s median %5.2f s   (runs:%s)\n", name[i], m, line } }' "$T/walls"
 }
 report() { # TITLE
   local s
@@ -90,6 +112,7 @@ pids+=($!)
 sleep 0.3
 
 # ------------------------------------------------------------ 1. full syncs
+if want 1; then
 echo "== 1. full sync (rgs-fetch -j 8 | rgs-plan | rgs-fetch -j 8 | rgs-apply, each stage timed alone)"
 F1=1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d
 start_standin vault $F1 --vault "$VAULT"
@@ -102,6 +125,7 @@ nblob=$(cd "$VAULT" && find . -type f ! -name '*.md' ! -name '*.canvas' | wc -l)
 report "sample vault: $(cd "$VAULT" && find . -type f | wc -l) files ($ndoc notes/canvases, $nblob attachments); stand-in load ${SI_LOAD} ms"
 echo "   original: 1 + $ndoc document requests + 2 x $nblob attachment requests = $((1 + ndoc + 2 * nblob)), one at a time"
 diff -r -x .git -x '*.canvas' "$VAULT" "$D/repos/$REL/$F1" >/dev/null && echo "   tree check: every non-canvas file equals the vault" || echo "   tree check: FAILED"
+fi
 
 for N in 1000 10000; do
   F=$(printf '%08d-0000-4000-8000-%012d' $N $N)
@@ -111,34 +135,47 @@ for N in 1000 10000; do
   reconcile_in "$F"
   ctl stats/reset >/dev/null
   stages "$T/in"
-  report "synthetic folder of $N notes (stand-in load ${SI_LOAD} ms)"
+  want 1 && report "synthetic folder of $N notes (stand-in load ${SI_LOAD} ms)"
   eval "URL_$N=\$SI_URL CTL_$N=\$SI_CTL"
 done
-echo "   original: 1 + 10000 document requests, one at a time (no parallelism, no HTTP timeouts)"
+want 1 && echo "   original: 1 + 10000 document requests, one at a time (no parallelism, no HTTP timeouts)"
 
 # ------------------------------------------------------------ 2. one edited note
+if want 2; then
 echo
-echo "== 2. one edited note, one renamed note: cost against folder size"
+echo "== 2. one edited note, one renamed note: cost against folder size ($REPEAT runs each, medians)"
 for N in 1000 10000; do
   F=$(printf '%08d-0000-4000-8000-%012d' $N $N)
   eval "SI_URL=\$URL_$N SI_CTL=\$CTL_$N"
   export RELAY_SERVER_URL=$SI_URL
   D=$T/syn$N
-  : >"$T/hooks"
-  ctl edit '{"ops":[{"op":"type","path":"/Synthetic/Teil 000/Notiz 00007.md","pos":0,"text":"Neu: ","user":"alice"}],"flush":true}' >/dev/null
-  hooks_to_events
-  ctl stats/reset >/dev/null
-  stages "$T/in"
-  report "folder of $N notes: one note typed in ($(wc -l <"$T/in") event)"
-  ctl edit '{"ops":[{"op":"rename","from":"/Synthetic/Teil 000/Notiz 00008.md","to":"/Synthetic/Teil 000/Umbenannt.md","user":"bob"}],"flush":true}' >/dev/null
-  hooks_to_events
-  ctl stats/reset >/dev/null
-  stages "$T/in"
-  report "folder of $N notes: one note renamed (a folder event)"
+  : >"$T/walls"
+  for r in $(seq "$REPEAT"); do
+    : >"$T/hooks"
+    ctl edit '{"ops":[{"op":"type","path":"/Synthetic/Teil 000/Notiz 00007.md","pos":0,"text":"Neu: ","user":"alice"}],"flush":true}' >/dev/null
+    hooks_to_events
+    ctl stats/reset >/dev/null
+    stages "$T/in"
+  done
+  report "folder of $N notes: one note typed in ($(wc -l <"$T/in") event), last run"
+  medians
+  : >"$T/walls"
+  a="/Synthetic/Teil 000/Notiz 00008.md" b="/Synthetic/Teil 000/Umbenannt.md"
+  for r in $(seq "$REPEAT"); do
+    ctl edit "{\"ops\":[{\"op\":\"rename\",\"from\":\"$a\",\"to\":\"$b\",\"user\":\"bob\"}],\"flush\":true}" >/dev/null
+    hooks_to_events
+    ctl stats/reset >/dev/null
+    stages "$T/in"
+    t=$a a=$b b=$t
+  done
+  report "folder of $N notes: one note renamed (a folder event), last run"
+  medians
   echo "   original: the rename's folder webhook refetches every note: $((N + 1)) requests (+1 per users-map webhook)"
 done
+fi
 
 # ------------------------------------------------------------ 3. webhook burst
+want 3 || exit 0
 echo
 echo "== 3. a burst of 10,000 webhooks for 100 notes (folder of 1000 notes)"
 N=1000

@@ -79,11 +79,26 @@ tree() {
        awk '{ h = substr($1, 1, 16); sub(/^[^ ]*  /, ""); print "F ./" substr($0, 3) " " h }'
    } | LC_ALL=C sort)
 }
-# state DD: the three state files, "modified" times removed
+# state_json DD NAME: state file NAME (document_hashes, shared_folders,
+# local_state) of relay R as rgs-apply's pending changes make it: the file
+# with every state/R/pending/<doc>.json applied (document_hashes[doc] =
+# hash; local_state[folder][vpath] = entry), by jq from the documented
+# format; nothing printed when there is neither file nor pending change.
+state_json() {
+  local s=$1/state/$R pend=false
+  compgen -G "$s/pending/*.json" >/dev/null && pend=true
+  { [ -f "$s/$2.json" ] || $pend; } || return 0
+  { if [ -f "$s/$2.json" ]; then cat "$s/$2.json"; else echo '{}'; fi; } |
+    jq --arg f "$2" --slurpfile p <(if $pend; then find "$s/pending" -name '*.json' -exec cat {} +; fi) '
+      if $f == "document_hashes" then reduce ($p[] | select(has("hash"))) as $x (.; .[$x.doc] = $x.hash)
+      elif $f == "local_state" then reduce ($p[] | .local[]) as $a (.; .[$a.folder][$a.vpath] = $a.entry)
+      else . end'
+}
+# state DD: the three state files (pending changes applied), "modified"
+# times removed
 state() {
-  local s=$1/state/$R
   for f in document_hashes shared_folders local_state; do
-    echo "== $f"; [ -f "$s/$f.json" ] && jq -S 'walk(if type == "object" then del(.modified) else . end)' "$s/$f.json"
+    echo "== $f"; state_json "$1" $f | jq -S 'walk(if type == "object" then del(.modified) else . end)'
   done
 }
 # expand FILE: replace @SHA:text@ by the sha256 of printf 'text' and

@@ -246,6 +246,261 @@ static void test_bad(void)
     rgs_verbosity = saved;
 }
 
+
+/* ------------------------------------------------------------ lazy handles */
+
+#define RELAY2 "0f8c1a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5c"
+#define NDOCS 2000
+static char *docid(int i)
+{
+    return rgs_xasprintf("dddddddd-0000-4000-8000-%012d", i);
+}
+
+static char *get2(const char *name)
+{
+    char *p = rgs_xasprintf("%s/state/%s/%s", dir, RELAY2, name);
+    rgs_buf b = RGS_BUF_INIT;
+    int rc = rgs_read_file(AT_FDCWD, p, &b, 0);
+    free(p);
+    if (rc < 0) {
+        rgs_buf_free(&b);
+        return NULL;
+    }
+    return rgs_buf_steal(&b, NULL);
+}
+
+static bool same_str(const char *a, const char *b)
+{
+    return (!a && !b) || (a && b && !strcmp(a, b));
+}
+
+static bool same_json(json_t *a, json_t *b)
+{
+    return (!a && !b) || (a && b && json_equal(a, b));
+}
+
+/* every lookup of a lazy handle equals that of a complete one */
+static int compare_all(rgs_state *lazy, rgs_state *full, int n)
+{
+    int bad = 0;
+    for (int i = 0; i < n; i++) {
+        char *d = docid(i);
+        rgs_state_doc a, b;
+        int ra = rgs_state_doc_get(lazy, d, &a), rb = rgs_state_doc_get(full, d, &b);
+        if (ra != rb || !same_str(a.folder, b.folder) || !same_str(a.vpath, b.vpath) ||
+            !same_str(a.hash, b.hash) || !same_json(a.meta, b.meta) || !same_json(a.local, b.local)) {
+            if (bad++ < 3)
+                printf("# differs: %s (%d %s %s / %d %s %s)\n", d, ra, a.vpath ? a.vpath : "-",
+                       a.hash ? a.hash : "-", rb, b.vpath ? b.vpath : "-", b.hash ? b.hash : "-");
+        }
+        free(d);
+    }
+    return bad;
+}
+
+static void test_lazy(void)
+{
+    /* a state of NDOCS documents: doc i is at "/d<i%10>/n<i> ä.md" of
+     * FOLDER, except: every 7th only has a hash (deleted from the folder),
+     * doc 5 is also listed in FOLDER2 (FOLDER sorts first and wins), doc 6
+     * has an upper-case id in filemeta, doc 8 has no local entry */
+    rgs_state *w;
+    ok(rgs_state_open(dir, RELAY2, RGS_STATE_WRITER, &w) == 0 && !rgs_state_is_full(w),
+       "lazy: open reads nothing");
+    ok(rgs_state_full(w) == 0 && rgs_state_is_full(w), "lazy: full load of an empty state");
+    json_t *fm = rgs_state_folder_meta(w, FOLDER, true), *lo = rgs_state_folder_local(w, FOLDER, true);
+    json_t *fm2 = rgs_state_folder_meta(w, FOLDER2, true);
+    for (int i = 0; i < NDOCS; i++) {
+        char *d = docid(i), *vp = rgs_xasprintf("/d%d/n%d \xc3\xa4.md", i % 10, i);
+        char hash[65];
+        snprintf(hash, sizeof hash, "%064d", i);
+        json_object_set_new(rgs_state_document_hashes(w), d, json_string(hash));
+        if (i % 7 != 3) {
+            char *id = rgs_xstrdup(d);
+            if (i == 6)
+                for (char *c = id; *c; c++)
+                    if (*c >= 'a' && *c <= 'f')
+                        *c = (char)(*c - 32);
+            json_object_set_new(fm, vp, json_pack("{sisss[s]}", "version", 0, "id", id, "type", "markdown"));
+            if (i != 8)
+                json_object_set_new(lo, vp, json_pack("{sssssssf}", "doc_id", d, "hash", hash, "type",
+                                                      "document", "modified", 1755000000.25 + i));
+            free(id);
+        }
+        if (i == 5)
+            json_object_set_new(fm2, "/again.md", json_pack("{sisss[s]}", "version", 0, "id", d, "type", "markdown"));
+        free(d);
+        free(vp);
+    }
+    json_object_set_new(fm, "/d1", json_pack("{siss}", "version", 0, "type", "folder"));
+    ok(rgs_state_save(w) == 0, "lazy: save a state of 2000 documents");
+    rgs_state_free(w);
+    char *idx = get2("doc_index.ndjson");
+    ok(idx && !strncmp(idx, "{\"rgs_doc_index\":1,", 19), "lazy: the index is written with the files");
+    free(idx);
+
+    rgs_state *lz, *fl;
+    rgs_state_open(dir, RELAY2, 0, &lz);
+    rgs_state_load(dir, RELAY2, &fl);
+    ok(compare_all(lz, fl, NDOCS + 5) == 0, "lazy: every lookup equals the complete state's");
+    rgs_state_doc d5;
+    char *id5 = docid(5), *id6 = docid(6);
+    ok(rgs_state_doc_get(lz, id5, &d5) == 1 && !strcmp(d5.folder, FOLDER),
+       "lazy: a document listed twice: the first folder in sorted order wins");
+    rgs_state_doc d6;
+    char up6[37];
+    snprintf(up6, sizeof up6, "%s", id6);
+    up6[0] = 'D';
+    ok(rgs_state_doc_get(lz, up6, &d6) == 1 && d6.vpath && !strcmp(d6.vpath, "/d6/n6 \xc3\xa4.md"),
+       "lazy: ids compared lower-cased");
+    ok(rgs_state_has_folder(lz, FOLDER) == 1 && rgs_state_has_folder(lz, FOLDER2) == 1 &&
+           rgs_state_has_folder(lz, "33333333-2222-3333-4444-555555555555") == 0,
+       "lazy: has_folder from the index");
+    ok(!rgs_state_is_full(lz), "lazy: lookups did not load the state files");
+    rgs_state_free(lz);
+
+    /* a lazy writer: a note rewritten in place goes to pending/ */
+    char *h_before = get2("document_hashes.json"), *l_before = get2("local_state.json");
+    rgs_state_open(dir, RELAY2, RGS_STATE_WRITER, &w);
+    char *id1 = docid(1);
+    const char *vp1 = "/d1/n1 \xc3\xa4.md";
+    const char *newh = "1111111111111111111111111111111111111111111111111111111111111111";
+    json_t *e1 = json_pack("{sssssssf}", "doc_id", id1, "hash", newh, "type", "document", "modified", 1.5);
+    ok(rgs_state_doc_prepare(w, id1, FOLDER, vp1, "document") == 0 && !rgs_state_is_full(w),
+       "pending: a note in place keeps the writer lazy");
+    ok(rgs_state_doc_set(w, id1, FOLDER, vp1, newh, e1) == 0 && rgs_state_save(w) == 0,
+       "pending: set and save");
+    ok(!rgs_state_is_full(w), "pending: still lazy after the save");
+    rgs_state_free(w);
+    char *pf = rgs_xasprintf("pending/%s.json", id1);
+    char *pending = get2(pf);
+    char *h_after = get2("document_hashes.json"), *l_after = get2("local_state.json");
+    char *sincef = get2("pending/since");
+    ok(pending && strstr(pending, newh) && sincef, "pending: pending/<doc>.json and pending/since written");
+    free(sincef);
+    ok(!strcmp(h_before, h_after) && !strcmp(l_before, l_after),
+       "pending: the state files are not rewritten");
+    free(h_after);
+    free(l_after);
+    size_t np;
+    double since;
+    bool iok;
+    rgs_state_open(dir, RELAY2, 0, &lz);
+    ok(rgs_state_status(lz, &np, &since, &iok) == 0 && np == 1 && since > 1.7e9 && iok,
+       "pending: status: one pending, its time, index still valid");
+    rgs_state_doc d1;
+    ok(rgs_state_doc_get(lz, id1, &d1) == 1 && !strcmp(d1.hash, newh) &&
+           json_equal(d1.local, e1) && !rgs_state_is_full(lz),
+       "pending: a lazy reader sees the change");
+    rgs_state_free(lz);
+    rgs_state_free(fl);
+    rgs_state_load(dir, RELAY2, &fl);
+    ok(!strcmp(json_string_value(json_object_get(rgs_state_document_hashes(fl), id1)), newh) &&
+           json_equal(json_object_get(rgs_state_folder_local(fl, FOLDER, false), vp1), e1),
+       "pending: a complete load applies it");
+    int saved = rgs_verbosity;
+    rgs_verbosity = -1;
+    ok(rgs_state_save(fl) < 0, "pending: a reader that loaded pending changes cannot save");
+    rgs_verbosity = saved;
+    rgs_state_open(dir, RELAY2, 0, &lz);
+    ok(compare_all(lz, fl, NDOCS) == 0, "pending: lazy lookups equal the complete state's");
+    rgs_state_free(lz);
+
+    /* not in place: the writer loads everything */
+    rgs_state_open(dir, RELAY2, RGS_STATE_WRITER, &w);
+    char *id2 = docid(2);
+    ok(rgs_state_doc_prepare(w, id2, FOLDER, "/elsewhere.md", "document") == 0 && rgs_state_is_full(w),
+       "compaction: a write to another path loads everything");
+    char *pending2 = get2(pf);
+    h_after = get2("document_hashes.json");
+    sincef = get2("pending/since");
+    ok(!pending2 && h_after && strstr(h_after, newh) && !sincef,
+       "compaction: the writer's complete load folded pending/ into the files");
+    free(h_after);
+    ok(rgs_state_save(w) == 0, "compaction: save");
+    rgs_state_free(w);
+    rgs_state_open(dir, RELAY2, 0, &lz);
+    ok(rgs_state_status(lz, &np, &since, &iok) == 0 && np == 0 && since == 0 && iok,
+       "compaction: nothing pending, index rebuilt");
+    ok(compare_all(lz, fl, NDOCS) == 0 && !rgs_state_is_full(lz),
+       "compaction: lazy lookups (new index) equal the state before");
+    rgs_state_free(lz);
+
+    /* a crash between the files and the removal of pending/: the same
+     * change applied again changes nothing */
+    char *pp = rgs_xasprintf("%s/state/%s/%s", dir, RELAY2, pf);
+    FILE *f = fopen(pp, "w");
+    fputs(pending, f);
+    fclose(f);
+    rgs_state_open(dir, RELAY2, 0, &lz);
+    ok(compare_all(lz, fl, NDOCS) == 0, "replay: a pending change already in the files changes nothing");
+    rgs_state_free(lz);
+    unlink(pp);
+
+    /* the original service rewrites a file (stale index): lookups read the files */
+    json_t *sf = json_deep_copy(rgs_state_shared_folders(fl));
+    json_t *m = json_object_get(json_object_get(sf, FOLDER), vp1);
+    json_object_set(json_object_get(sf, FOLDER), "/moved.md", m);
+    json_object_del(json_object_get(sf, FOLDER), vp1);
+    char *t = json_dumps(sf, JSON_INDENT(2));
+    char *sp = rgs_xasprintf("%s/state/%s/shared_folders.json", dir, RELAY2);
+    f = fopen(sp, "w"); /* in place, as Python's json.dump */
+    fputs(t, f);
+    fclose(f);
+    free(t);
+    json_decref(sf);
+    rgs_state_open(dir, RELAY2, 0, &lz);
+    ok(rgs_state_doc_get(lz, id1, &d1) == 1 && !strcmp(d1.vpath, "/moved.md") && rgs_state_is_full(lz),
+       "stale index: lookups fall back to the files");
+    rgs_state_free(lz);
+    rgs_state_open(dir, RELAY2, RGS_STATE_WRITER, &w);
+    ok(rgs_state_status(w, &np, &since, &iok) == 0 && !iok, "stale index: status says so");
+    ok(rgs_state_full(w) == 0 && rgs_state_save(w) == 0, "stale index: the writer rebuilds it");
+    rgs_state_free(w);
+    rgs_state_open(dir, RELAY2, 0, &lz);
+    ok(rgs_state_doc_get(lz, id1, &d1) == 1 && !strcmp(d1.vpath, "/moved.md") && !rgs_state_is_full(lz),
+       "stale index: rebuilt, lazy again");
+    rgs_state_free(lz);
+    rgs_state_free(fl);
+    rgs_state_load(dir, RELAY2, &fl);
+
+    /* a damaged index line: the files are read instead */
+    char *ip = rgs_xasprintf("%s/state/%s/doc_index.ndjson", dir, RELAY2);
+    int fd = open(ip, O_RDWR);
+    struct stat st;
+    fstat(fd, &st);
+    for (off_t off = st.st_size / 2; off < st.st_size; off++) {
+        char c;
+        if (pread(fd, &c, 1, off) == 1 && c == '\n') {
+            if (pwrite(fd, "x", 1, off + 1) != 1)
+                break;
+            break;
+        }
+    }
+    close(fd);
+    rgs_state_open(dir, RELAY2, 0, &lz);
+    rgs_verbosity = -1;
+    int bad = compare_all(lz, fl, NDOCS);
+    rgs_verbosity = saved;
+    ok(bad == 0, "damaged index: lookups still right (the files are read)");
+    ok(rgs_state_is_full(lz), "damaged index: the state was loaded completely");
+    rgs_state_free(lz);
+    free(ip);
+    free(sp);
+    free(pp);
+    free(pf);
+    free(pending);
+    free(pending2);
+    free(h_before);
+    free(l_before);
+    json_decref(e1);
+    free(id1);
+    free(id2);
+    free(id5);
+    free(id6);
+    rgs_state_free(fl);
+}
+
 int main(void)
 {
     strcpy(dir, "/tmp/rgs-state-XXXXXX");
@@ -262,6 +517,7 @@ int main(void)
     test_missing();
     test_original();
     test_bad();
+    test_lazy();
     char *cmd = rgs_xasprintf("rm -rf '%s'", dir);
     ok(system(cmd) == 0, "cleanup");
     free(cmd);
