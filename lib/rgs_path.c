@@ -9,70 +9,149 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Decode one UTF-8 sequence (input already validated); returns its length. */
-static size_t utf8_next(const unsigned char *s, size_t n, uint32_t *cp)
-{
-    if (s[0] < 0x80 || n < 2) {
-        *cp = s[0];
-        return 1;
-    }
-    if ((s[0] & 0xE0) == 0xC0) {
-        *cp = ((uint32_t)(s[0] & 0x1F) << 6) | (s[1] & 0x3F);
-        return 2;
-    }
-    if ((s[0] & 0xF0) == 0xE0 && n >= 3) {
-        *cp = ((uint32_t)(s[0] & 0x0F) << 12) | ((uint32_t)(s[1] & 0x3F) << 6) | (s[2] & 0x3F);
-        return 3;
-    }
-    if (n >= 4) {
-        *cp = ((uint32_t)(s[0] & 0x07) << 18) | ((uint32_t)(s[1] & 0x3F) << 12) |
-              ((uint32_t)(s[2] & 0x3F) << 6) | (s[3] & 0x3F);
-        return 4;
-    }
-    *cp = s[0];
-    return 1;
-}
+/* The ".git" look-alikes.  Git refuses a tree entry or index path whose
+ * component is one of these (read-cache.c verify_path/verify_dotfile,
+ * fsck.c fsck_tree; core.protectNTFS and core.protectHFS), because some file
+ * system opens the repository's own .git through it:
+ *   - ".git" in any ASCII case (verify_dotfile: everywhere);
+ *   - NTFS (path.c is_ntfs_dotgit): ".git" or the 8.3 short name "git~1"
+ *     (ASCII case-insensitive), followed by any run of '.' and ' ' (Windows
+ *     strips them), then the end, ':' (an alternate data stream such as
+ *     ".git::$INDEX_ALLOCATION"; Git refuses every stream) or '\' (a
+ *     directory separator on Windows);
+ *   - a name holding '\' is also looked at after each '\' (fsck_tree,
+ *     verify_path under protectNTFS): "a\.git" is "a/.git" on Windows;
+ *   - HFS+ (utf8.c is_hfs_dotgit/next_hfs_char): ".git" after dropping the
+ *     code points HFS+ ignores in names (U+200C..U+200F, U+202A..U+202E,
+ *     U+206A..U+206F, U+FEFF).
+ * We refuse a superset: every Unicode Default_Ignorable_Code_Point (Unicode
+ * 14.0 DerivedCoreProperties.txt; it contains Git's HFS+ list, and caseless
+ * matching by NFKC_Casefold, The Unicode Standard section 3.13, removes all
+ * of them, so a case-folding file system may too) is dropped anywhere in
+ * the name first, for both forms, and the trailing-run rule applies to
+ * both file systems' forms alike.  So ".g<U+00AD>it",
+ * ".git<U+200C>." and "GIT~1<U+FEFF>:x" are refused although Git accepts
+ * them.  Case folding is ASCII only, as in Git: Git's own test t1450
+ * ("fsck allows .\xc5\x87it") keeps non-ASCII look-alikes legal.
+ *
+ * Not refused: ".gitmodules", ".gitattributes", ".gitignore" (and their
+ * NTFS/HFS+ forms such as "GITMOD~1").  Git refuses those only as symbolic
+ * links (verify_dotfile and fsck_tree check them under S_ISLNK; a regular
+ * file is accepted, fsck only inspects the content of .gitmodules and
+ * .gitattributes blobs), and the sync never creates a symlink: the write
+ * operations below only ever create regular files and directories. */
+
+#define CP_END 0x110000u /* past the end of the name */
+#define CP_BAD 0x110001u /* a byte that is not part of valid UTF-8 */
+
+/* Default_Ignorable_Code_Point, Unicode 14.0 (DerivedCoreProperties.txt);
+ * tests/unit/test-path.c checks every code point against Perl's table. */
+static const struct {
+    uint32_t lo, hi;
+} ignorable_ranges[] = {
+    {0x00AD, 0x00AD},   {0x034F, 0x034F},   {0x061C, 0x061C}, {0x115F, 0x1160},
+    {0x17B4, 0x17B5},   {0x180B, 0x180F},   {0x200B, 0x200F}, {0x202A, 0x202E},
+    {0x2060, 0x206F},   {0x3164, 0x3164},   {0xFE00, 0xFE0F}, {0xFEFF, 0xFEFF},
+    {0xFFA0, 0xFFA0},   {0xFFF0, 0xFFF8},   {0x1BCA0, 0x1BCA3}, {0x1D173, 0x1D17A},
+    {0xE0000, 0xE0FFF},
+};
 
 static bool ignorable(uint32_t c)
 {
-    return (c >= 0x200C && c <= 0x200F) || (c >= 0x202A && c <= 0x202E) ||
-           (c >= 0x206A && c <= 0x206F) || c == 0xFEFF;
+    if (c < 0xAD)
+        return false;
+    for (size_t i = 0; i < sizeof ignorable_ranges / sizeof ignorable_ranges[0]; i++)
+        if (c >= ignorable_ranges[i].lo && c <= ignorable_ranges[i].hi)
+            return true;
+    return false;
+}
+
+/* Decode the code point at s[*i] (n bytes in all) and advance *i: CP_END at
+ * the end, CP_BAD (advancing one byte) for anything that is not shortest-
+ * form UTF-8 of a scalar value (RFC 3629 section 4), as Git's
+ * pick_one_utf8_char, which makes is_hfs_dotgit answer "not .git". */
+static uint32_t utf8_at(const unsigned char *s, size_t n, size_t *i)
+{
+    if (*i >= n)
+        return CP_END;
+    unsigned char c = s[*i];
+    if (c < 0x80) {
+        (*i)++;
+        return c;
+    }
+    size_t len;
+    uint32_t cp, min;
+    if (c >= 0xC2 && c <= 0xDF) {
+        len = 2, cp = c & 0x1F, min = 0x80;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        len = 3, cp = c & 0x0F, min = 0x800;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        len = 4, cp = c & 0x07, min = 0x10000;
+    } else {
+        (*i)++;
+        return CP_BAD;
+    }
+    if (n - *i < len) {
+        (*i)++;
+        return CP_BAD;
+    }
+    for (size_t k = 1; k < len; k++) {
+        if ((s[*i + k] & 0xC0) != 0x80) {
+            (*i)++;
+            return CP_BAD;
+        }
+        cp = (cp << 6) | (s[*i + k] & 0x3F);
+    }
+    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
+        (*i)++;
+        return CP_BAD;
+    }
+    *i += len;
+    return cp;
+}
+
+/* The next code point that is not ignorable, ASCII letters lower-cased. */
+static uint32_t folded_at(const unsigned char *s, size_t n, size_t *i)
+{
+    for (;;) {
+        uint32_t c = utf8_at(s, n, i);
+        if (c == CP_END || !ignorable(c))
+            return (c >= 'A' && c <= 'Z') ? c + ('a' - 'A') : c;
+    }
+}
+
+/* Does the name s[0..n) start with ".git" or "git~1" (folded), followed by
+ * only '.' and ' ' up to its end, a ':' or a '\'? */
+static bool part_is_dotgit(const unsigned char *s, size_t n)
+{
+    size_t i = 0;
+    uint32_t c = folded_at(s, n, &i);
+    const char *want = c == '.' ? "git" : c == 'g' ? "it~1" : NULL;
+    if (!want)
+        return false;
+    for (; *want; want++)
+        if (folded_at(s, n, &i) != (unsigned char)*want)
+            return false;
+    for (;;) {
+        c = folded_at(s, n, &i);
+        if (c == CP_END || c == ':' || c == '\\')
+            return true;
+        if (c != '.' && c != ' ')
+            return false;
+    }
 }
 
 bool rgs_path_is_dotgit(const char *c, size_t n)
 {
-    /* fold: drop ignorables, ASCII lower-case; anything else non-ASCII
-     * cannot be part of ".git"/"git~1", keep a marker */
-    char f[16];
-    size_t k = 0;
     const unsigned char *s = (const unsigned char *)c;
-    size_t i = 0;
-    while (i < n && k < sizeof f) {
-        uint32_t cp;
-        size_t l = utf8_next(s + i, n - i, &cp);
-        i += l;
-        if (ignorable(cp))
-            continue;
-        f[k++] = cp < 0x80 ? (char)((cp >= 'A' && cp <= 'Z') ? cp + 32 : cp) : '\x7f';
-    }
-    if (k == 5 && i >= n && !memcmp(f, "git~1", 5))
+    if (part_is_dotgit(s, n))
         return true;
-    if (k < 4 || memcmp(f, ".git", 4))
-        return false;
-    if (k > 4 && f[4] == ':')
-        return true; /* NTFS alternate data stream of .git */
-    /* the rest (also beyond the 16 folded bytes) must be only '.', ' ' or
-     * ignorables */
-    for (size_t j = 4; j < k; j++)
-        if (f[j] != '.' && f[j] != ' ')
-            return false;
-    while (i < n) {
-        uint32_t cp;
-        i += utf8_next(s + i, n - i, &cp);
-        if (!ignorable(cp) && cp != '.' && cp != ' ')
-            return false;
-    }
-    return true;
+    /* each part after a '\' (a separator on Windows); a scan never passes
+     * the next '\', so this stays linear in n */
+    for (size_t i = 0; i < n; i++)
+        if (s[i] == '\\' && part_is_dotgit(s + i + 1, n - i - 1))
+            return true;
+    return false;
 }
 
 static int refuse(char *why, size_t why_len, const char *text)

@@ -4,8 +4,9 @@
  * Rules (DESIGN.md "Properties"; relay.md §5.11 and the weaknesses of §8):
  *   - a path from Relay (a filemeta key, "vpath") is refused when it is
  *     absolute, has an empty, "." or ".." component, a ".git" component in
- *     any case (also the forms Git itself treats as ".git" on NTFS and HFS+:
- *     trailing dots or spaces, "git~1", Unicode ignorables), a NUL or other
+ *     any case (also every form Git itself refuses as ".git" on NTFS and
+ *     HFS+: trailing dots or spaces, "git~1", ':' streams, '\\'-separated
+ *     parts, Unicode ignorables; see rgs_path_is_dotgit), a NUL or other
  *     control character (C0, DEL, C1), a component over 255 bytes, is not
  *     UTF-8 or is longer than 4095 bytes;
  *   - file operations walk from the repository root one component at a time
@@ -42,11 +43,15 @@
 int rgs_path_check(const char *p, size_t n, unsigned flags, const char **rel, size_t *rel_len,
                    char *why, size_t why_len);
 
-/* rgs_path_is_dotgit: true if the component c[0..n) names ".git" for Git on
- * any file system: case-insensitive, after removing Unicode ignorables
- * (U+200C..U+200F, U+202A..U+202E, U+206A..U+206F, U+FEFF) and trailing
- * '.' or ' ', or the NTFS short name "git~1" (Git's is_hfs_dotgit,
- * is_ntfs_dotgit). */
+/* rgs_path_is_dotgit: true if the component c[0..n) (bytes; any content,
+ * invalid UTF-8 included) is one Git refuses as ".git" on NTFS or HFS+, or
+ * a wider look-alike: after dropping every Unicode Default_Ignorable_Code_
+ * Point (Unicode 14.0) and folding ASCII case, it is ".git" or "git~1",
+ * then any run of '.' and ' ', then the end, ':' (an NTFS stream) or '\\';
+ * a part after any '\\' is tested the same way.  Sources: Git's path.c
+ * is_ntfs_dotgit, utf8.c is_hfs_dotgit, read-cache.c verify_path, fsck.c
+ * fsck_tree (details and what is deliberately not refused, such as
+ * ".gitmodules": the comment above it in rgs_path.c). */
 bool rgs_path_is_dotgit(const char *c, size_t n);
 
 /* rgs_path_open_repo: open DATA_DIR/repos/<relay>/<folder> as a directory

@@ -90,6 +90,133 @@ static void test_check(void)
        "is_dotgit");
 }
 
+/* The ".git" look-alikes (rgs_path.c: Git's is_ntfs_dotgit, is_hfs_dotgit,
+ * verify_path, fsck_tree, widened to every Default_Ignorable_Code_Point). */
+static const char *const dotgit_refused[] = {
+    ".git", ".GIT", ".gIt", ".git.", ".git ", ".git . .", ".git...", ".git:", ".git:x",
+    ".git::$INDEX_ALLOCATION", ".GIT. :stream", ".git\\", ".git\\x", ".git .\\hooks",
+    "git~1", "GIT~1", "Git~1", "GIT~1.", "git~1 ", "git~1. . ", "git~1:", "git~1:x",
+    "GIT~1::$INDEX_ALLOCATION", "git~1\\x", "GiT~1 .\\config",
+    "a\\.git", "x\\y\\GIT~1 .", "a\\b\\.GIT:x", "\\.git",
+    /* Git's HFS+ ignorables */
+    ".g\xe2\x80\x8cit", ".\xe2\x80\x8dgit", ".gi\xe2\x80\x8et", ".git\xe2\x80\x8f",
+    ".g\xe2\x80\xaait", ".g\xe2\x80\xaeit", ".g\xe2\x81\xaait", ".g\xe2\x81\xafit",
+    "\xef\xbb\xbf.git", ".\xef\xbb\xbfG\xef\xbb\xbfI\xef\xbb\xbfT\xef\xbb\xbf",
+    /* the rest of Default_Ignorable_Code_Point */
+    ".g\xc2\xadit", ".gi\xcd\x8ft", ".g\xd8\x9cit", ".g\xe1\x85\x9fit", ".g\xe1\x85\xa0it",
+    ".g\xe1\x9e\xb4it", ".g\xe1\xa0\x8bit", ".g\xe1\xa0\x8fit", "\xe2\x80\x8b.git",
+    ".g\xe2\x81\xa0it", ".g\xe2\x81\xa4it", ".g\xe2\x81\xa5it", ".g\xe3\x85\xa4it",
+    ".g\xef\xb8\x80it", ".git\xef\xb8\x8f", ".g\xef\xbe\xa0it", ".g\xef\xbf\xb0it",
+    ".g\xef\xbf\xb8it", ".g\xf0\x9b\xb2\xa0it", ".g\xf0\x9d\x85\xb3it",
+    ".g\xf3\xa0\x80\x80it", ".g\xf3\xa0\x80\x81it", ".g\xf3\xa0\x84\x80it", ".g\xf3\xa0\xbf\xbfit",
+    /* both at once: ignorables with the NTFS forms */
+    ".git\xe2\x80\x8c.", ".git\xc2\xad:x", "g\xe2\x80\x8bit~1", "GIT~1\xef\xbb\xbf:x",
+    "git~\xe2\x80\x8d\x31 .",
+};
+static const char *const dotgit_allowed[] = {
+    ".gi", ".gitx", ".git-x", ".gitmodules", ".gitattributes", ".gitignore", ".GITMODULES.",
+    "GITMOD~1", "gitatt~1", "gi7eba~1", ".github", "git", "git~", "git~2", "git~10", "git~1x",
+    "git~1.x", "GIT~11", ".git~1", "agit~1", " git~1", " .git", "..git", "a.git", "x.git.",
+    ".git x", ".git.x", ".git .x", ".g it", ".g.it", "a\\b", "a\\.gitx", "\\", ".git/x",
+    /* non-ASCII look-alikes stay legal, as in Git (t1450 "fsck allows .\xc5\x87it") */
+    ".\xc5\x87it", ".g\xc4\xb1t", ".g\xc4\xb0t", ".gi\xcc\x87t", ".\xef\xbd\x87it", ".g\xe2\x80\x8ait",
+    ".g\xe2\x80\x90it", ".g\xe2\x80\xafit", ".g\xef\xbf\xb9it",
+    /* invalid UTF-8 is not .git (Git's pick_one_utf8_char) */
+    ".g\xffit", ".g\xc0\xa7it", ".g\xe0\x82\xa7it", ".g\xed\xa0\x80it", ".git\xc2",
+};
+
+static void test_dotgit(void)
+{
+    int bad = 0;
+    for (size_t i = 0; i < sizeof dotgit_refused / sizeof *dotgit_refused; i++) {
+        const char *c = dotgit_refused[i];
+        if (!rgs_path_is_dotgit(c, strlen(c))) {
+            printf("# not refused: '%s'\n", c);
+            bad++;
+        }
+    }
+    ok(!bad, "every .git form (NTFS, HFS+, streams, backslash parts, ignorables) is .git");
+    bad = 0;
+    for (size_t i = 0; i < sizeof dotgit_allowed / sizeof *dotgit_allowed; i++) {
+        const char *c = dotgit_allowed[i];
+        if (rgs_path_is_dotgit(c, strlen(c))) {
+            printf("# refused: '%s'\n", c);
+            bad++;
+        }
+    }
+    ok(!bad, "look-alikes Git accepts (.gitmodules, git~2, .\xc5\x87it, invalid UTF-8) are not .git");
+    ok(!strcmp(V("/GIT~1./config"), "'.git' component") && !strcmp(V("/a/git~1 /x.md"), "'.git' component") &&
+           !strcmp(V("/git~1:x/y.md"), "'.git' component") && !strcmp(V("/a\\.git/x.md"), "'.git' component") &&
+           !strcmp(V("/.g\xc2\xadit/config"), "'.git' component") &&
+           !strcmp(V("/x/.git\xe2\x80\x8b/hooks/pre-commit"), "'.git' component"),
+       "rgs_path_check refuses them as components");
+    ok(!strcmp(V("/a/.gitmodules"), "ok") && !strcmp(V("/git~2/x.md"), "ok") &&
+           !strcmp(V("/a\\b/x.md"), "ok"),
+       "rgs_path_check keeps the allowed ones");
+    /* a long run: no fixed-size buffer limits the trailing run */
+    char runs[300];
+    memcpy(runs, "git~1", 5);
+    memset(runs + 5, '.', sizeof runs - 5);
+    runs[150] = ' ';
+    ok(rgs_path_is_dotgit(runs, sizeof runs), "git~1 and 295 dots and spaces");
+    runs[299] = 'x';
+    ok(!rgs_path_is_dotgit(runs, sizeof runs), "... but not with a letter at the end");
+
+    /* Every code point against Perl's own Unicode table (an independent
+     * truth): ".g<cp>it" is .git exactly when cp is Default_Ignorable, and
+     * ".git<cp>" / "git~1<cp>" exactly when it is ignorable, '.', ' ', ':'
+     * or '\'. */
+    FILE *pl = popen("perl -e 'my $s = -1; for my $c (0 .. 0x110000) { "
+                     "my $in = $c < 0x110000 && chr($c) =~ /\\p{Default_Ignorable_Code_Point}/; "
+                     "if ($in && $s < 0) { $s = $c } "
+                     "if (!$in && $s >= 0) { print \"$s \", $c - 1, \"\\n\"; $s = -1 } }'",
+                     "r");
+    unsigned char *di = rgs_xcalloc(0x110000, 1);
+    unsigned long lo, hi, n_di = 0;
+    while (pl && fscanf(pl, "%lu %lu", &lo, &hi) == 2)
+        for (unsigned long c = lo; c <= hi && c < 0x110000; c++, n_di++)
+            di[c] = 1;
+    int pst = pl ? pclose(pl) : -1;
+    ok(pst == 0 && n_di > 4000, "perl lists the Default_Ignorable_Code_Points");
+    printf("# perl: %lu Default_Ignorable_Code_Points\n", n_di);
+    unsigned long mis[3] = {0, 0, 0};
+    for (uint32_t c = 0; c < 0x110000; c++) {
+        if (c >= 0xD800 && c <= 0xDFFF)
+            continue;
+        char u[4];
+        size_t ul;
+        if (c < 0x80)
+            u[0] = (char)c, ul = 1;
+        else if (c < 0x800)
+            u[0] = (char)(0xC0 | (c >> 6)), u[1] = (char)(0x80 | (c & 0x3F)), ul = 2;
+        else if (c < 0x10000)
+            u[0] = (char)(0xE0 | (c >> 12)), u[1] = (char)(0x80 | ((c >> 6) & 0x3F)),
+            u[2] = (char)(0x80 | (c & 0x3F)), ul = 3;
+        else
+            u[0] = (char)(0xF0 | (c >> 18)), u[1] = (char)(0x80 | ((c >> 12) & 0x3F)),
+            u[2] = (char)(0x80 | ((c >> 6) & 0x3F)), u[3] = (char)(0x80 | (c & 0x3F)), ul = 4;
+        char b[16];
+        memcpy(b, ".g", 2);
+        memcpy(b + 2, u, ul);
+        memcpy(b + 2 + ul, "it", 2);
+        if (rgs_path_is_dotgit(b, ul + 4) != (bool)di[c] && mis[0]++ < 5)
+            printf("# .g<U+%04X>it: %d\n", (unsigned)c, (int)rgs_path_is_dotgit(b, ul + 4));
+        bool trail = di[c] || c == '.' || c == ' ' || c == ':' || c == '\\';
+        memcpy(b, ".git", 4);
+        memcpy(b + 4, u, ul);
+        if (rgs_path_is_dotgit(b, ul + 4) != trail && mis[1]++ < 5)
+            printf("# .git<U+%04X>: %d\n", (unsigned)c, (int)rgs_path_is_dotgit(b, ul + 4));
+        memcpy(b, "GiT~1", 5);
+        memcpy(b + 5, u, ul);
+        if (rgs_path_is_dotgit(b, ul + 5) != trail && mis[2]++ < 5)
+            printf("# GiT~1<U+%04X>: %d\n", (unsigned)c, (int)rgs_path_is_dotgit(b, ul + 5));
+    }
+    free(di);
+    ok(mis[0] == 0, "all code points: .g<cp>it is .git exactly for the ignorables");
+    ok(mis[1] == 0 && mis[2] == 0,
+       "all code points: .git<cp> and GiT~1<cp> are .git exactly for ignorables, '.', ' ', ':', '\\'");
+}
+
 static char dir[128];
 
 static int exists(const char *rel)
@@ -229,6 +356,7 @@ int main(void)
         return 1;
     }
     test_check();
+    test_dotgit();
     test_fs();
     char *cmd = rgs_xasprintf("rm -rf '%s'", dir);
     ok(system(cmd) == 0, "cleanup");
