@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -48,6 +50,10 @@ struct rgs_relay {
     xfer *wait_head, *wait_tail;
     unsigned active;
     rgs_relay_stats st;
+    bool swept;              /* the blob directory below was swept at swept_at */
+    dev_t swept_dev;
+    ino_t swept_ino;
+    double swept_at;         /* rgs_mono() */
 };
 
 static bool curl_inited;
@@ -124,8 +130,9 @@ static void xfer_free(xfer *x)
         curl_easy_cleanup(x->easy);
     curl_slist_free_all(x->hdrs);
     if (x->fd >= 0) {
-        close(x->fd);
+        /* unlink while the lock is held: the name never lingers unlocked */
         unlinkat(x->dirfd, x->tmpname, 0);
+        close(x->fd);
     }
     free(x->url);
     free(x->what);
@@ -191,9 +198,87 @@ void rgs_relay_get_update(rgs_relay *r, const char *relay, const char *doc, rgs_
     enqueue(r, x);
 }
 
+int rgs_relay_sweep_tmp(int dirfd, double min_age, unsigned *removed)
+{
+    if (removed)
+        *removed = 0;
+    /* a new open file description: the caller's directory offset stays */
+    int lfd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (lfd < 0)
+        return -1;
+    DIR *d = fdopendir(lfd);
+    if (!d) {
+        int e = errno;
+        close(lfd);
+        errno = e;
+        return -1;
+    }
+    double now = rgs_now();
+    unsigned n = 0;
+    unsigned long long bytes = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        const char *name = de->d_name;
+        if (strncmp(name, ".tmp-", 5) != 0)
+            continue;
+        struct stat st, fst;
+        if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
+            continue;
+        double age = now - ((double)st.st_mtim.tv_sec + st.st_mtim.tv_nsec / 1e9);
+        if (age < min_age)
+            continue; /* maybe created an instant ago, not yet locked by its download */
+        int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+        if (fd < 0)
+            continue;
+        /* a live download holds LOCK_EX on its file (start()); so does a
+         * concurrent sweep that is about to remove it */
+        if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+            if (errno != EWOULDBLOCK)
+                rgs_debug("blob cache '%s': cannot lock (%s); left alone", name, strerror(errno));
+            close(fd);
+            continue;
+        }
+        if (fstat(fd, &fst) == 0 && fst.st_dev == st.st_dev && fst.st_ino == st.st_ino &&
+            unlinkat(dirfd, name, 0) == 0) {
+            n++;
+            bytes += (unsigned long long)st.st_size;
+            rgs_debug("blob cache '%s': removed a stale temporary download (%lld bytes, %.0f s old)",
+                      name, (long long)st.st_size, age);
+        }
+        close(fd);
+    }
+    closedir(d);
+    if (n)
+        rgs_info("blob cache '.tmp-*': removed %u stale temporary download%s (%llu bytes)", n,
+                 n == 1 ? "" : "s", bytes);
+    if (removed)
+        *removed = n;
+    return 0;
+}
+
+/* Sweep the blob directory at the first download into it, and again when
+ * RGS_RELAY_SWEEP_EVERY seconds have passed (rgs-fetch runs for days). */
+static void maybe_sweep(rgs_relay *r, int dirfd)
+{
+    struct stat st;
+    if (dirfd < 0 || fstat(dirfd, &st) < 0)
+        return;
+    double now = rgs_mono();
+    if (r->swept && r->swept_dev == st.st_dev && r->swept_ino == st.st_ino &&
+        now - r->swept_at < RGS_RELAY_SWEEP_EVERY)
+        return;
+    r->swept = true;
+    r->swept_dev = st.st_dev;
+    r->swept_ino = st.st_ino;
+    r->swept_at = now;
+    if (rgs_relay_sweep_tmp(dirfd, RGS_RELAY_TMP_STALE, NULL) < 0)
+        rgs_warn("blob cache: cannot list it for stale temporary downloads: %s", strerror(errno));
+}
+
 void rgs_relay_get_blob(rgs_relay *r, const char *relay, const char *file, const char *hash,
                         int dirfd, rgs_relay_cb cb, void *ctx)
 {
+    maybe_sweep(r, dirfd);
     xfer *x = xfer_new(X_URL, cb, ctx);
     snprintf(x->relay, sizeof x->relay, "%s", relay);
     snprintf(x->id, sizeof x->id, "%s", file);
@@ -248,6 +333,11 @@ static int start(rgs_relay *r, xfer *x)
                            0644);
             if (x->fd < 0)
                 return -1;
+            /* held until the file is renamed or removed: tells
+             * rgs_relay_sweep_tmp (in any process) that it is alive.  A file
+             * system without flock(2) makes the sweep leave the file alone. */
+            if (flock(x->fd, LOCK_EX | LOCK_NB) < 0)
+                rgs_debug("blob cache '%s': flock: %s", x->tmpname, strerror(errno));
         } else if (ftruncate(x->fd, 0) < 0 || lseek(x->fd, 0, SEEK_SET) < 0) {
             return -1;
         }
@@ -379,14 +469,14 @@ static void blob_done(rgs_relay *r, xfer *x)
                x->written, got, x->hash);
         return;
     }
-    close(x->fd);
-    x->fd = -1;
+    /* renamed while still open and locked, so a sweep never takes it */
     if (renameat(x->dirfd, x->tmpname, x->dirfd, x->hash) < 0) {
         int e = errno;
-        unlinkat(x->dirfd, x->tmpname, 0);
         finish(r, x, false, true, 200, "%s: rename into the blob cache: %s", x->what, strerror(e));
-        return;
+        return; /* xfer_free removed the temporary file */
     }
+    close(x->fd);
+    x->fd = -1;
     if (fsync(x->dirfd) < 0) {
         finish(r, x, false, true, 200, "%s: fsync of the blob cache: %s", x->what, strerror(errno));
         return;

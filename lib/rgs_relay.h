@@ -87,6 +87,28 @@ void rgs_relay_get_update(rgs_relay *r, const char *relay, const char *doc, rgs_
 void rgs_relay_get_blob(rgs_relay *r, const char *relay, const char *file, const char *hash,
                         int dirfd, rgs_relay_cb cb, void *ctx);
 
+/* Temporary downloads (DATA_DIR/cache/blobs/.tmp-<16 hex>) outlive a killed
+ * rgs-fetch.  Each live download holds flock(2) LOCK_EX on its file from
+ * the moment it is created until it is renamed to <hash> or removed, so a
+ * sweep in any process (both rgs-fetch of a pipeline, rgs-sync, a second
+ * service on the same data directory) can tell a dead one from a live one.
+ * rgs_relay_get_blob sweeps its directory (rgs_relay_sweep_tmp with
+ * RGS_RELAY_TMP_STALE) at the first download of a client and then at most
+ * every RGS_RELAY_SWEEP_EVERY seconds. */
+#define RGS_RELAY_TMP_STALE 3600.0  /* seconds since the last write */
+#define RGS_RELAY_SWEEP_EVERY 600.0 /* seconds between sweeps of one client */
+
+/* rgs_relay_sweep_tmp: remove from the directory `dirfd` every regular
+ * file named ".tmp-*" whose modification time is at least `min_age`
+ * seconds in the past and on which flock(LOCK_EX | LOCK_NB) succeeds (no
+ * download owns it; the age covers the instant between a download's
+ * create and its lock).  Symlinks, directories, files that cannot be
+ * locked (EWOULDBLOCK, or a file system without flock) and every other
+ * name are left alone.  *removed (when not NULL) gets the count; an info
+ * message names count and bytes.  Returns 0, or -1 with errno when the
+ * directory cannot be read. */
+int rgs_relay_sweep_tmp(int dirfd, double min_age, unsigned *removed);
+
 /* rgs_relay_run: perform every queued request (callbacks may queue more)
  * until none is left.  Returns 0, or -1 on an internal libcurl error
  * (message printed). */
