@@ -29,6 +29,14 @@ struct rgs_http_conn {
     char err_text[160];
     rgs_buf pending;    /* bytes read but not yet parsed */
     size_t pending_off; /* parsed prefix of pending */
+    /* the line-ending check of the framing bytes (everything but body
+     * data), see scan_framing() */
+    const char *feed_base; /* the buffer rgs_http_feed is parsing */
+    size_t scan_pos;       /* offset in it up to which bytes were checked or are body */
+    bool prev_cr;          /* the last framing byte was CR */
+    size_t line_len;       /* bytes in the current framing line so far */
+    size_t lines;          /* non-empty framing lines of this request so far */
+    int expect_crlf;       /* after a chunk's data: 2 = CR LF must follow, 1 = LF */
 };
 
 static int fail(rgs_http_conn *c, int status, const char *text)
@@ -53,6 +61,16 @@ static bool is_token(const char *s, size_t n)
     return true;
 }
 
+/* RFC 9110 §5.5: leading and trailing SP / HTAB are not part of a field
+ * value (http_parser drops the leading ones) */
+static void trim_value(rgs_buf *v)
+{
+    while (v->len && (v->data[v->len - 1] == ' ' || v->data[v->len - 1] == '\t'))
+        v->len--;
+    if (v->data)
+        v->data[v->len] = '\0';
+}
+
 static int commit_field(rgs_http_conn *c)
 {
     if (c->last_cb == CB_NONE)
@@ -72,6 +90,7 @@ static int commit_field(rgs_http_conn *c)
         c->req.fields = rgs_xrealloc(c->req.fields, c->fields_cap * sizeof *c->req.fields);
     }
     rgs_http_field *f = &c->req.fields[c->req.n_fields++];
+    trim_value(&c->value);
     f->name = rgs_buf_steal(&c->name, NULL);
     f->value = rgs_buf_steal(&c->value, &f->value_len);
     return 0;
@@ -154,9 +173,61 @@ static int on_headers_complete(http_parser *p)
     return 0;
 }
 
+/* scan_framing: check `n` framing bytes (request line, header and trailer
+ * fields, chunk-size lines, the CRLF after chunk data; never body data).
+ * RFC 9112 §2.2: lines end in CRLF; a bare LF is refused (the RFC lets a
+ * server accept it, but a proxy in front that does not would frame the
+ * message differently: request smuggling), so is a CR without LF.
+ * RFC 9112 §5.2: obsolete line folding (a field line starting with SP or
+ * HTAB) is refused with 400; §2.2 the same for whitespace between the
+ * request line and the first field.  §7.1: chunk data is followed by CRLF
+ * (libhttp-parser, built non-strict, would take any two bytes).
+ * Returns 0, or fail()'s 1. */
+static int scan_framing(rgs_http_conn *c, const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        char ch = s[i];
+        if (c->expect_crlf) {
+            if (ch != (c->expect_crlf == 2 ? '\r' : '\n'))
+                return fail(c, 400, "chunk data not followed by CRLF");
+            if (--c->expect_crlf == 0) {
+                c->prev_cr = false;
+                c->line_len = 0;
+            }
+            continue;
+        }
+        if (c->prev_cr) {
+            if (ch != '\n')
+                return fail(c, 400, "CR not followed by LF");
+            c->prev_cr = false;
+            if (c->line_len)
+                c->lines++;
+            c->line_len = 0;
+            continue;
+        }
+        if (ch == '\r') {
+            c->prev_cr = true;
+            continue;
+        }
+        if (ch == '\n')
+            return fail(c, 400, "bare LF line ending (CRLF required)");
+        if (c->line_len == 0 && c->lines > 0 && (ch == ' ' || ch == '\t'))
+            return fail(c, 400, "obsolete line folding (a field line starts with whitespace)");
+        c->line_len++;
+    }
+    return 0;
+}
+
 static int on_body(http_parser *p, const char *at, size_t n)
 {
     rgs_http_conn *c = p->data;
+    /* the framing bytes before this piece of data */
+    size_t off = (size_t)(at - c->feed_base);
+    if (off > c->scan_pos && scan_framing(c, c->feed_base + c->scan_pos, off - c->scan_pos))
+        return 1;
+    c->scan_pos = off + n;
+    if ((p->flags & F_CHUNKED) && p->content_length == 0)
+        c->expect_crlf = 2; /* the end of this chunk's data */
     if (c->req.body.len + n > c->lim.max_body)
         return fail(c, 413, "body larger than the limit");
     rgs_buf_append(&c->req.body, at, n);
@@ -211,6 +282,11 @@ static void conn_reset(rgs_http_conn *c)
     c->header_bytes = 0;
     c->started = c->headers_done = c->complete = false;
     c->expect_continue = c->continue_sent = false;
+    c->feed_base = NULL;
+    c->scan_pos = 0;
+    c->prev_cr = false;
+    c->line_len = c->lines = 0;
+    c->expect_crlf = 0;
     c->err_status = 0;
     c->err_text[0] = '\0';
     http_parser_init(&c->parser, HTTP_REQUEST);
@@ -276,9 +352,15 @@ int rgs_http_feed(rgs_http_conn *c, const char *p, size_t n, size_t *used)
     if (n == 0)
         return RGS_HTTP_MORE;
     c->started = true;
+    c->feed_base = p;
+    c->scan_pos = 0;
     size_t k = http_parser_execute(&c->parser, &c->settings, p, n);
     if (used)
         *used = k;
+    /* the framing bytes after the last piece of body data */
+    if (!c->err_status && k > c->scan_pos)
+        scan_framing(c, p + c->scan_pos, k - c->scan_pos);
+    c->feed_base = NULL;
     if (c->err_status)
         return RGS_HTTP_ERROR;
     if (c->complete)

@@ -14,6 +14,19 @@
  * Rules implemented: RFC 9112 (message syntax, Content-Length and chunked
  * framing, persistent connections §9.3), RFC 9110 §10.1.1 (Expect),
  * §15 (status codes: 400, 408, 413, 414, 417, 431, 501, 505).
+ *
+ * Stricter than libhttp-parser (which Debian builds non-strict), checked
+ * on every byte that is not body data (request line, header and trailer
+ * fields, chunk-size lines, the CRLF after chunk data), all answered 400:
+ *   - lines end in CRLF: a bare LF (RFC 9112 §2.2 lets a server accept
+ *     it) is refused, because a proxy in front that does not accept it
+ *     would see other message boundaries (request smuggling); a CR without
+ *     LF is refused too;
+ *   - obsolete line folding, a field line starting with SP or HTAB (RFC
+ *     9112 §5.2), and whitespace between the request line and the first
+ *     field (§2.2) are refused;
+ *   - chunk data must be followed by CRLF (§7.1; the parser would take any
+ *     two bytes).
  */
 #ifndef RGS_HTTPD_H
 #define RGS_HTTPD_H
@@ -36,8 +49,9 @@ typedef struct {
 #define RGS_HTTP_DEFAULT_MAX_HEADERS 100
 #define RGS_HTTP_DEFAULT_MAX_BODY ((size_t)1 << 20)
 
-/* One header field as received: name and value NUL-terminated (a value's
- * surrounding whitespace is removed by the parser). */
+/* One header field as received: name and value NUL-terminated.  The
+ * value's leading and trailing SP and HTAB are removed (RFC 9110 §5.5:
+ * they are not part of the value); value_len is the length after that. */
 typedef struct {
     char *name;
     char *value;

@@ -12,7 +12,19 @@ const post = (body, extra = "") => {
 const env = (doc) => JSON.stringify({ payload: { doc_id: doc } });
 const cases = {
   "200-baseline": post(env(DOC)),
-  "200-bare-LF-line-ends": "GET /health HTTP/1.1\nHost: t\n\n",
+  // RFC 9110 §5.5: trailing whitespace is not part of a field value
+  "200-trailing-whitespace-after-the-secret": post(env(DOC), "").toString()
+    .replace(auth, `Authorization: Bearer ${secret} \t \r\n`),
+  // RFC 9112 §2.2 allows a server to accept bare LF; refused (request smuggling behind a proxy)
+  "400-bare-LF-line-ends": "GET /health HTTP/1.1\nHost: t\n\n",
+  "400-bare-LF-in-one-field-line": post(env(DOC)).toString().replace(auth, auth.replace("\r\n", "\n")),
+  "400-CR-without-LF": "GET /health HTTP/1.1\r\nHost: t\rX: y\r\n\r\n",
+  // RFC 9112 §5.2: obsolete line folding is refused with 400
+  "400-obs-fold-in-Authorization": post(env(DOC)).toString()
+    .replace(auth, `Authorization: Bearer\r\n ${secret}\r\n`),
+  "400-obs-fold-with-tab": "GET /health HTTP/1.1\r\nHost: t\r\nX-A: a\r\n\tb\r\n\r\n",
+  "400-whitespace-before-first-field": "GET /health HTTP/1.1\r\n Host: t\r\n\r\n",
+  "400-chunk-data-without-CRLF": `POST /webhooks HTTP/1.1\r\nHost: t\r\n${auth}Transfer-Encoding: chunked\r\n\r\n2\r\n{}XY0\r\n\r\n`,
   "400-truncated-request-line": "GET /heal",
   "400-truncated-headers": "POST /webhooks HTTP/1.1\r\nHost: t\r\nContent-Le",
   "400-truncated-body": `POST /webhooks HTTP/1.1\r\nHost: t\r\n${auth}Content-Length: 100\r\n\r\n{"payload":`,

@@ -8,6 +8,7 @@
 #include "rgs_util.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -189,6 +190,105 @@ static void test_errors(void)
        "body exactly at the limit accepted");
 }
 
+/* status of `req` fed whole, and fed one byte at a time (must agree) */
+static int status_both(const char *req, size_t n, bool *same)
+{
+    int whole = status_of(req, n, NULL);
+    rgs_http_conn *c = rgs_http_conn_new(NULL);
+    int r = feed_bytes(c, req, n);
+    int bytes = r == RGS_HTTP_ERROR ? rgs_http_error_status(c) : r == RGS_HTTP_MORE ? 0 : 200;
+    if (r == RGS_HTTP_MORE) { /* the last byte completed the request */
+        rgs_http_conn_free(c);
+        c = rgs_http_conn_new(NULL);
+        r = feed_bytes(c, req, n - 1);
+        if (r == RGS_HTTP_MORE)
+            r = rgs_http_feed(c, req + n - 1, 1, NULL);
+        bytes = r == RGS_HTTP_ERROR ? rgs_http_error_status(c) : r == RGS_HTTP_DONE ? 200 : 0;
+    }
+    rgs_http_conn_free(c);
+    *same = whole == bytes;
+    return whole;
+}
+
+/* RFC 9110 §5.5 (value whitespace), RFC 9112 §2.2 (CRLF, bare LF), §5.2
+ * (obs-fold), §7.1 (chunk framing) */
+static void test_lines(void)
+{
+    rgs_http_conn *c = rgs_http_conn_new(NULL);
+    const char *tw = "POST /webhooks HTTP/1.1\r\nHost: a \r\nAuthorization: Bearer s3cret \t \r\n"
+                     "X-Empty:   \r\nX-Inner: a  b\t\r\nContent-Length: 0\r\n\r\n";
+    ok(feed_all(c, tw, strlen(tw), NULL) == RGS_HTTP_DONE, "trailing whitespace: request parsed");
+    const rgs_http_request *r = rgs_http_request_of(c);
+    const char *auth = r ? rgs_http_field_get(r, "authorization", NULL) : NULL;
+    ok(auth && !strcmp(auth, "Bearer s3cret"), "trailing SP and HTAB are not part of the value");
+    size_t alen = 0;
+    for (size_t i = 0; r && i < r->n_fields; i++)
+        if (!strcmp(r->fields[i].name, "Authorization"))
+            alen = r->fields[i].value_len;
+    ok(alen == 13, "value_len counts the trimmed value");
+    ok(r && !strcmp(rgs_http_field_get(r, "host", NULL), "a") &&
+           !strcmp(rgs_http_field_get(r, "x-empty", NULL), "") &&
+           !strcmp(rgs_http_field_get(r, "x-inner", NULL), "a  b"),
+       "whitespace-only value is empty; inner whitespace kept");
+    rgs_http_next(c);
+    ok(feed_bytes(c, tw, strlen(tw) - 1) == RGS_HTTP_MORE &&
+           rgs_http_feed(c, tw + strlen(tw) - 1, 1, NULL) == RGS_HTTP_DONE &&
+           !strcmp(rgs_http_field_get(rgs_http_request_of(c), "authorization", NULL), "Bearer s3cret"),
+       "trailing whitespace trimmed when fed byte by byte");
+    rgs_http_conn_free(c);
+
+    struct { const char *req; int want; const char *name; } cases[] = {
+        {"GET / HTTP/1.1\r\nHost: a\r\nX: a\r\n b\r\n\r\n", 400, "obs-fold with SP"},
+        {"GET / HTTP/1.1\r\nHost: a\r\nX: a\r\n\tb\r\nY: c\r\n\r\n", 400, "obs-fold with HTAB"},
+        {"POST / HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer\r\n s3cret\r\nContent-Length: 0\r\n\r\n", 400,
+         "obs-fold inside Authorization"},
+        {"GET / HTTP/1.1\r\n\tHost: a\r\n\r\n", 400, "whitespace before the first field"},
+        {"GET / HTTP/1.1\nHost: a\n\n", 400, "bare LF line ends"},
+        {"GET / HTTP/1.1\r\nHost: a\nX: y\r\n\r\n", 400, "one bare LF among CRLFs"},
+        {"GET / HTTP/1.1\r\nHost: a\r\n\n", 400, "bare LF as the empty line"},
+        {"GET / HTTP/1.1\nHost: a\r\n\r\n", 400, "bare LF after the request line"},
+        {"GET / HTTP/1.1\r\nHost: a\rX: y\r\n\r\n", 400, "CR without LF"},
+        {"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcXY0\r\n\r\n", 400,
+         "chunk data followed by two other bytes than CRLF"},
+        {"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\n0\r\n\r\n", 400,
+         "chunk data followed by a bare LF"},
+        {"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3;a\nb\r\nabc\r\n0\r\n\r\n", 400,
+         "bare LF in a chunk extension"},
+        {"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\n", 400,
+         "bare LF ends the chunked message"},
+        {"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\nT: 1\nU: 2\r\n\r\n", 400,
+         "bare LF in the trailer section"},
+        {"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\nT: 1\r\n 2\r\n\r\n", 400,
+         "obs-fold in the trailer section"},
+        {"\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n", 200, "empty lines before the request line (RFC 9112 §2.2)"},
+        {"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 7\r\n\r\na\nb\r c\n", 200, "LF and CR in a body are data"},
+        {"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n4\r\na\n\r\n\r\n3\r\n \tb\r\n0\r\nT: 1\r\n\r\n",
+         200, "line ends and whitespace inside chunk data are data"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        bool same = false;
+        int st = status_both(cases[i].req, strlen(cases[i].req), &same);
+        char name[200];
+        snprintf(name, sizeof name, "%s -> %d (whole and byte by byte)", cases[i].name, cases[i].want);
+        ok(st == cases[i].want && same, name);
+        if (st != cases[i].want || !same)
+            printf("# got %d%s\n", st, same ? "" : ", byte by byte differs");
+    }
+
+    /* a pipelined second request after a chunked one is checked afresh */
+    c = rgs_http_conn_new(NULL);
+    const char *two = "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n0\r\n\r\n"
+                      "GET /health HTTP/1.1\nHost: a\n\n";
+    size_t used = 0;
+    ok(feed_all(c, two, strlen(two), &used) == RGS_HTTP_DONE && rgs_http_request_of(c)->body.len == 1,
+       "pipelined: the chunked request passes");
+    rgs_http_next(c);
+    ok(feed_all(c, two + used, strlen(two) - used, NULL) == RGS_HTTP_ERROR &&
+           rgs_http_error_status(c) == 400,
+       "pipelined: the bare-LF request after it -> 400");
+    rgs_http_conn_free(c);
+}
+
 static void test_io(void)
 {
     int sv[2];
@@ -257,6 +357,7 @@ int main(int argc, char **argv)
     rgs_set_progname(argv[0]);
     test_basic();
     test_errors();
+    test_lines();
     test_io();
     printf("1..%d\n", n_test);
     return n_fail ? 1 : 0;
