@@ -267,24 +267,67 @@ static void writer_close(void)
     w.data_dir = NULL;
 }
 
-/* open (creating) log/current; a new file's directory entry is made durable */
+/* fsync the directories a new log/current depends on: log/ (its entry),
+ * new/ (a log a writer rotated without fsync keeps its new name before the
+ * old one is reused), the spool itself and the data directory (both may
+ * have just been created) */
+static int sync_for_new_log(const char *data_dir)
+{
+    if (rgs_fsync_dir(w.dfd, "log") < 0 || rgs_fsync_dir(w.dfd, "new") < 0 ||
+        rgs_fsync_dir(w.dfd, ".") < 0 || rgs_fsync_dir(AT_FDCWD, data_dir) < 0)
+        return -1;
+    return 0;
+}
+
+/* open log/current, creating it when missing.  A writer appends only under
+ * the log's exclusive flock and answers 200 after its fdatasync, which
+ * does not cover the log's directory entry.  So a new log becomes visible
+ * only while its creator holds that lock, and the lock is released only
+ * once the entry is durable: created as tmp/<base>.log, locked, fsync'd,
+ * linked as log/current (EEXIST: another writer was first; use its log,
+ * whose lock it holds until its entry is durable), the tmp name removed,
+ * the directories fsync'd (sync_for_new_log), then unlocked. */
 static int open_current(const char *data_dir)
 {
     const int flags = O_RDWR | O_APPEND | O_CLOEXEC | O_NOFOLLOW;
     int fd = openat(w.dfd, "log/current", flags);
-    if (fd >= 0)
+    if (fd >= 0 || errno != ENOENT)
         return fd;
-    if (errno != ENOENT)
-        return -1;
-    fd = openat(w.dfd, "log/current", flags | O_CREAT | O_EXCL, 0600);
+    char base[RGS_SPOOL_NAME_MAX], tmp[PATH_LEN];
+    new_base(base);
+    snprintf(tmp, sizeof tmp, "tmp/%s.log", base);
+    fd = openat(w.dfd, tmp, flags | O_CREAT | O_EXCL, 0600);
     if (fd < 0 && errno == ENOENT && make_dirs(data_dir) == 0)
-        fd = openat(w.dfd, "log/current", flags | O_CREAT | O_EXCL, 0600);
-    if (fd < 0 && errno == EEXIST) /* another writer created it first */
-        fd = openat(w.dfd, "log/current", flags);
-    else if (fd >= 0 && rgs_fsync_dir(w.dfd, "log") < 0) {
-        close_keep_errno(fd);
+        fd = openat(w.dfd, tmp, flags | O_CREAT | O_EXCL, 0600);
+    if (fd < 0)
+        return -1;
+    int rc = flock(fd, LOCK_EX);
+    if (rc == 0)
+        rc = fsync(fd);
+    if (rc == 0) {
+        rc = linkat(w.dfd, tmp, w.dfd, "log/current", 0);
+        if (rc < 0 && errno == ENOENT && make_dirs(data_dir) == 0) /* log/ removed meanwhile */
+            rc = linkat(w.dfd, tmp, w.dfd, "log/current", 0);
+    }
+    int saved = errno;
+    unlinkat(w.dfd, tmp, 0);
+    if (rc < 0) {
+        close(fd);
+        if (saved == EEXIST) /* another writer created it first */
+            return openat(w.dfd, "log/current", flags);
+        errno = saved;
         return -1;
     }
+    if (sync_for_new_log(data_dir) < 0) {
+        /* not known to be durable: withdraw it before anyone can append
+         * (they wait for our lock, then see that it is no longer current) */
+        saved = errno;
+        unlinkat(w.dfd, "log/current", 0);
+        close(fd);
+        errno = saved;
+        return -1;
+    }
+    flock(fd, LOCK_UN);
     return fd;
 }
 

@@ -5,7 +5,7 @@
  *
  *   spool/log/current  the open batch log: accepted webhooks are appended
  *                      here, one "webhook" record (rgs-records(5)) per line
- *   spool/tmp/         single-entry files being written
+ *   spool/tmp/         single-entry files and new batch logs being written
  *   spool/new/         waiting: single-entry files and rotated batch logs
  *                      (<base>.log)
  *   spool/cur/         claimed by the batch in progress; <base>.log.done
@@ -33,8 +33,13 @@
  *
  * Durability (DESIGN.md, "Acknowledged means durable"): rgs_spool_put
  * returns 0 only after the record's bytes are on disk: appended under an
- * exclusive flock(2) to log/current (whose directory entry was fsync'd when
- * it was created), then fdatasync(2).  A log is rotated by rename(2) into
+ * exclusive flock(2) to log/current, then fdatasync(2).  fdatasync does not
+ * cover the log's directory entry, so a new log is made durable before any
+ * writer can append to it: created as tmp/<base>.log and locked by its
+ * creator, fsync'd, linked as log/current (link(2) fails if another writer
+ * was first), then log/, new/, spool/ and the data directory are fsync'd,
+ * and only then is the lock released (if that fails the log is removed
+ * again).  Other writers opening the new log wait for that lock.  A log is rotated by rename(2) into
  * new/, by a writer when it exceeds 4 MiB (no fsync: its records are
  * durable under either name, and both are read) or by rgs_spool_claim
  * (then fsync of new/ and log/).  Writers check after taking the lock that their

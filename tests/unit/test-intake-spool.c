@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -26,6 +27,30 @@ static void ok(int cond, const char *name)
 }
 
 static char root[4096];
+
+/* fsync(2) as the spool code linked into this program sees it (a
+ * definition in the program takes precedence over libc's): normally the
+ * real system call.  With gate_fd set, the first fsync of a directory
+ * writes a byte to note_fd and waits for a byte on gate_fd before syncing
+ * (a writer paused in the middle of making a new log durable); with
+ * fail_dir_sync set, fsync of a directory fails with EIO. */
+static int gate_fd = -1, note_fd = -1;
+static bool fail_dir_sync;
+int fsync(int fd)
+{
+    struct stat st;
+    if ((gate_fd >= 0 || fail_dir_sync) && fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+        if (fail_dir_sync) {
+            errno = EIO;
+            return -1;
+        }
+        char c = 'p';
+        if (write(note_fd, &c, 1) == 1 && read(gate_fd, &c, 1) == 1)
+            c = 0;
+        gate_fd = -1;
+    }
+    return (int)syscall(SYS_fsync, fd);
+}
 
 static char *dd(const char *name)
 {
@@ -376,6 +401,97 @@ static void test_log(void)
     free(d);
 }
 
+/* a new log/current must be durable (its directory entry fsync'd) before
+ * any writer can append to it and acknowledge: writer A creates the log
+ * and is held inside its first directory fsync; writer B, started then,
+ * must not finish before A is let go.  (Before the fix B appended to the
+ * visible but not yet durable log and returned at once.) */
+static void test_new_log_order(void)
+{
+    char *d = dd("order");
+    int gate[2], note[2];
+    if (pipe(gate) < 0 || pipe(note) < 0) {
+        ok(0, "order: pipes");
+        return;
+    }
+    pid_t a = fork();
+    if (a == 0) {
+        gate_fd = gate[0];
+        note_fd = note[1];
+        char nm[96];
+        json_t *r = hook(1);
+        _exit(rgs_spool_put(d, r, nm) == 0 ? 0 : 1);
+    }
+    char c;
+    bool paused = read(note[0], &c, 1) == 1;
+    ok(paused, "order: writer A is inside a directory fsync of its new log");
+    char *cur = rgs_xasprintf("%s/spool/log/current", d);
+    struct stat st;
+    ok(stat(cur, &st) == 0 && st.st_size == 0, "order: log/current is visible, empty");
+    pid_t b = fork();
+    if (b == 0) {
+        char nm[96];
+        json_t *r = hook(2);
+        _exit(rgs_spool_put(d, r, nm) == 0 ? 0 : 1);
+    }
+    /* give B ample time to finish if nothing holds it back */
+    int stb = 0;
+    pid_t got = 0;
+    for (int i = 0; i < 100 && got == 0; i++) {
+        got = waitpid(b, &stb, WNOHANG);
+        if (got == 0) {
+            struct timespec ts = {0, 20 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
+    }
+    ok(got == 0, "order: writer B cannot append before A's log is durable");
+    ok(stat(cur, &st) == 0 && st.st_size == 0, "order: nothing appended while A syncs");
+    c = 'g';
+    ok(write(gate[1], &c, 1) == 1, "order: A let go");
+    int sta = 0;
+    waitpid(a, &sta, 0);
+    if (got == 0)
+        waitpid(b, &stb, 0);
+    ok(WIFEXITED(sta) && WEXITSTATUS(sta) == 0 && WIFEXITED(stb) && WEXITSTATUS(stb) == 0,
+       "order: both writers succeed");
+    char *text = read_all(cur);
+    int lines = 0;
+    for (char *p = text; p && *p; p++)
+        lines += *p == '\n';
+    ok(lines == 2 && rgs_spool_depth(d) == 2, "order: both records in log/current");
+    ok(count_files(d, "tmp") == 0, "order: no name of the new log left in tmp/");
+    free(text);
+    close(gate[0]);
+    close(gate[1]);
+    close(note[0]);
+    close(note[1]);
+
+    /* a new log whose directory entry cannot be made durable is withdrawn */
+    char *d2 = dd("order-eio");
+    fail_dir_sync = true;
+    json_t *r = hook(3);
+    char nm[96];
+    pid_t e = fork();
+    if (e == 0) /* a fresh process: no log kept open from before */
+        _exit(rgs_spool_put(d2, r, nm) == -1 && errno == EIO ? 0 : 1);
+    int ste = 0;
+    waitpid(e, &ste, 0);
+    fail_dir_sync = false;
+    char *cur2 = rgs_xasprintf("%s/spool/log/current", d2);
+    ok(WIFEXITED(ste) && WEXITSTATUS(ste) == 0, "order: directory fsync fails -> put fails with EIO");
+    ok(stat(cur2, &st) < 0 && count_files(d2, "tmp") == 0, "order: the new log is withdrawn");
+    pid_t f = fork();
+    if (f == 0)
+        _exit(rgs_spool_put(d2, r, nm) == 0 ? 0 : 1);
+    waitpid(f, &ste, 0);
+    ok(WIFEXITED(ste) && WEXITSTATUS(ste) == 0 && rgs_spool_depth(d2) == 1, "order: then a put works");
+    json_decref(r);
+    free(cur2);
+    free(d2);
+    free(cur);
+    free(d);
+}
+
 static void test_torn(void)
 {
     char *d = dd("torn");
@@ -530,6 +646,7 @@ int main(int argc, char **argv)
     test_bad_entries();
     test_unwritable();
     test_log();
+    test_new_log_order();
     test_torn();
     test_rotation();
     test_concurrent();
