@@ -22,7 +22,6 @@
 #include "rgs_spool.h"
 #include "rgs_util.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -210,54 +209,6 @@ static void add_entry(json_t *index, coalesced **cs, size_t *n, size_t *cap,
     }
 }
 
-/* -n: list the spool without moving anything (new/ and cur/, by name). */
-static int peek_spool(rgs_spool_entry **out, size_t *n)
-{
-    *out = NULL;
-    *n = 0;
-    size_t cap = 0;
-    static const char *subs[] = {"cur", "new"};
-    for (int s = 0; s < 2; s++) {
-        char *dir = rgs_xasprintf("%s/spool/%s", data_dir, subs[s]);
-        DIR *d = opendir(dir);
-        if (!d) {
-            free(dir);
-            continue;
-        }
-        struct dirent *de;
-        while ((de = readdir(d))) {
-            unsigned a;
-            if (!rgs_spool_name_valid(de->d_name, &a))
-                continue;
-            rgs_buf b = RGS_BUF_INIT;
-            if (rgs_read_file(dirfd(d), de->d_name, &b, 64 * 1024 * 1024) == 0) {
-                json_t *j = json_loadb(b.data, b.len, 0, NULL);
-                if (json_is_object(j)) {
-                    if (*n == cap) {
-                        cap = cap ? cap * 2 : 64;
-                        *out = rgs_xrealloc(*out, cap * sizeof **out);
-                    }
-                    rgs_spool_entry *e = &(*out)[(*n)++];
-                    memcpy(e->name, de->d_name, strlen(de->d_name) + 1); /* < 96: name_valid */
-                    e->record = j;
-                    e->attempts = a;
-                } else {
-                    json_decref(j);
-                }
-            }
-            rgs_buf_free(&b);
-        }
-        closedir(d);
-        free(dir);
-    }
-    return 0;
-}
-
-static int cmp_entries(const void *a, const void *b)
-{
-    return strcmp(((const rgs_spool_entry *)a)->name, ((const rgs_spool_entry *)b)->name);
-}
-
 static bool folder_matches(const rgs_connector *k, const char *target)
 {
     char relay[37], folder[37];
@@ -307,13 +258,14 @@ static int produce(const produce_opts *o)
     size_t n = 0;
     int out = 0;
     if (!o->no_spool) {
-        int rc = dry_run ? peek_spool(&es, &n) : rgs_spool_claim(data_dir, o->max_entries, &es, &n);
+        /* -n: what a claim would take (cur/, new/ and the batch log
+         * log/current, in arrival order) without moving anything */
+        int rc = dry_run ? rgs_spool_peek(data_dir, &es, &n)
+                         : rgs_spool_claim(data_dir, o->max_entries, &es, &n);
         if (rc < 0) {
             rgs_error("claim spool entries in '%s/spool': %s", data_dir, strerror(errno));
             return RGS_EX_TEMP;
         }
-        if (dry_run && n)
-            qsort(es, n, sizeof *es, cmp_entries);
     }
     json_t *retry = load_json("retry.json");
     json_t *index = json_object();

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # rgs-queue: coalescing of spooled webhooks, reconciles (start-up, interval,
 # by hand), the tick, and --ack (ack / requeue with backoff / fail), crash
-# leftovers in cur/, dry run.
+# leftovers in cur/, dry run (also of the batch log rgs-verify writes).
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../plan/wt-lib.sh"
 DD=$RGS_TMP/q; wt_init "$DD"
@@ -105,6 +105,24 @@ t_is "--final" "$(q --no-spool --final | jq -r 'select(.type == "tick") | .final
 spool 30 "$A" u1 "" >/dev/null
 t_is "--no-spool leaves the spool alone" "$(q --no-spool | jq -s 'map(select(.type == "event")) | length') $(ls "$DD/spool/new" | wc -l)" "0 1"
 t_is "-n: shows the events, moves nothing" "$(q -n | jq -s 'map(select(.type == "event")) | length') $(ls "$DD/spool/new" | wc -l)" "1 1"
+# webhooks that came through rgs-verify wait in the batch log spool/log/current
+hook() { # RESOURCE EVENT_ID: POST one webhook to rgs-verify by hand
+  local b; b=$(jq -cn --arg d "$R-$1" --arg e "$2" '{eventType:"document.updated",eventId:$e,payload:{doc_id:$d}}')
+  printf 'POST /webhooks HTTP/1.1\r\nHost: q\r\nAuthorization: Bearer qs3cret\r\nConnection: close\r\nContent-Length: %d\r\n\r\n%s' \
+    "${#b}" "$b" | WEBHOOK_SECRET=qs3cret rgs-verify -q -d "$DD" | head -1 | tr -d '\r'
+}
+t_is "a webhook through rgs-verify: 200" "$(hook "$B" evt_log1)" "HTTP/1.1 200 OK"
+hook "$A" evt_log2 >/dev/null
+t_ok "it waits in the batch log" test -s "$DD/spool/log/current"
+events() { jq -c 'select(.type == "event") | [.resource, .count, .event_ids]' | sort; }
+q -n | events >"$RGS_TMP/dry"
+t_is "-n: sees the batch log's webhooks too" "$(cat "$RGS_TMP/dry")" \
+  "$(printf '%s\n' "[\"$A\",2,[\"evt_30\",\"evt_log2\"]]" "[\"$B\",1,[\"evt_log1\"]]" | sort)"
+t_is "-n: the batch log stays where it is" "$(wc -l <"$DD/spool/log/current") $(ls "$DD/spool/new" | wc -l) $(ls "$DD/spool/cur" | wc -l)" "2 1 0"
+q --reconcile-interval 900 | events >"$RGS_TMP/real"
+t_diff "-n showed what the real run takes" "$RGS_TMP/real" "$RGS_TMP/dry"
+rm -rf "$DD/spool/new/"* "$DD/spool/cur/"* "$DD/spool/log/"*
+spool 30 "$A" u1 "" >/dev/null
 jq '.[] = 0' "$DD/spool/reconcile.json" >"$RGS_TMP/r" && cp "$RGS_TMP/r" "$DD/spool/reconcile.json"
 t_is "interval due again" "$(q --reconcile-interval 60 | jq -s 'map(select(.type == "reconcile")) | length')" 2
 
