@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 enum rgs_auth_mode rgs_webhook_auth_mode(const char *secret)
@@ -280,19 +281,32 @@ enum rgs_envelope_result rgs_webhook_envelope(const void *body, size_t n, const 
 /* ---- replay cache ----
  *
  * One table per minute of signed timestamps: DATA_DIR/spool/seen/<minute>.tab,
- * a file of SEEN_SLOTS slots of 16 bytes (8 MiB, allocated at creation) (the first 16 bytes of the
- * SHA-256 of the message id; all zero = empty, all 0xff = released), open
- * addressing with linear probing.  Inserts take an exclusive flock(2) on the
- * table; lookups in other minutes read without it (an id racing into two
- * minutes at once can only come from two differently signed messages, i.e.
- * a sender's own retry: at worst a duplicate event).  pread/pwrite, not
- * mmap, so the tables do not grow the processes' resident memory.
+ * a file of SEEN_SLOTS slots of 16 bytes (8 MiB, allocated at creation),
+ * open addressing with linear probing.  A slot is empty (all zero),
+ * released (all 0xff), or holds an id: bytes 0-14 from the SHA-256 of the
+ * message id (never all zero, never all 0xff), byte 15 its state: PENDING
+ * (its event is being stored) or anything else: DONE (stored; tables of
+ * older versions held hash bytes there, which count as DONE).
+ *
+ * Inserts and state changes take an exclusive flock(2) on the table;
+ * lookups in other minutes read without it (an id racing into two minutes
+ * at once can only come from two differently signed messages, i.e. a
+ * sender's own retry: at worst a duplicate event).  The process storing a
+ * PENDING id holds an open-file-description write lock (F_OFD_SETLK) on its
+ * slot until it is DONE or released; a process that finds the id PENDING
+ * waits for that lock, so it learns the outcome, and a holder that died
+ * (its lock went with it) leaves its slot to the next claimant.
+ * pread/pwrite, not mmap, so the tables do not grow the processes'
+ * resident memory.
  */
 
 #define MINUTE 60
 #define SEEN_SLOTS ((off_t)1 << 19) /* per minute: 8 MiB, up to ~7,000 ids/s */
 #define SEEN_PROBE 4096             /* slots probed before the table counts as full */
 #define SLOT 16
+#define ID_BYTES 15                 /* the id's part of a slot */
+#define ST_PENDING 0x01
+#define ST_DONE 0x02
 
 static long long minute_of(long long t) { return t >= 0 ? t / MINUTE : -((-t + MINUTE - 1) / MINUTE); }
 
@@ -309,14 +323,17 @@ static void slot_of(const char *msg_id, uint8_t key[SLOT], off_t *start)
     memcpy(key, h, SLOT);
     key[0] |= 1;    /* never all zero (empty) */
     key[1] &= 0x7f; /* never all 0xff (released) */
+    key[ID_BYTES] = ST_PENDING;
     uint64_t x;
     memcpy(&x, h + SLOT, sizeof x);
     *start = (off_t)(x % (uint64_t)SEEN_SLOTS);
 }
 
-/* look for `key` from slot `start`; returns 1 found, 0 not found (*empty
- * gets the first empty slot, -1 if none within SEEN_PROBE), -1 on error */
-static int table_find(int fd, const uint8_t key[SLOT], off_t start, off_t *empty)
+/* look for the id of `key` from slot `start`; returns 1 found (*at gets
+ * its slot, *state its state byte), 0 not found (*empty gets the first
+ * empty slot, -1 if none within SEEN_PROBE), -1 on error */
+static int table_find(int fd, const uint8_t key[SLOT], off_t start, off_t *empty, off_t *at,
+                      uint8_t *state)
 {
     static const uint8_t zero[SLOT];
     uint8_t buf[256 * SLOT];
@@ -332,8 +349,11 @@ static int table_find(int fd, const uint8_t key[SLOT], off_t start, off_t *empty
             memset(buf + r, 0, (size_t)(count * SLOT - r));
         for (off_t i = 0; i < count; i++) {
             const uint8_t *s = buf + i * SLOT;
-            if (memcmp(s, key, SLOT) == 0)
+            if (memcmp(s, key, ID_BYTES) == 0) {
+                *at = slot + i;
+                *state = s[ID_BYTES];
                 return 1;
+            }
             if (memcmp(s, zero, SLOT) == 0) {
                 *empty = slot + i;
                 return 0;
@@ -350,6 +370,7 @@ static struct {
     long long minute[16];
     int fd[16];
     int n;
+    pid_t pid; /* the process that opened them */
 } tabs;
 
 static void tabs_reset(void)
@@ -364,8 +385,11 @@ static void tabs_reset(void)
 /* the table of `minute` (created with `create`); -1 with errno */
 static int table_open(const char *data_dir, long long minute, bool create)
 {
-    if (tabs.dir && strcmp(tabs.dir, data_dir) != 0)
+    /* after fork(2) the descriptors share their open file descriptions,
+     * and with them the slot locks, with the parent: open our own */
+    if ((tabs.dir && strcmp(tabs.dir, data_dir) != 0) || (tabs.n && tabs.pid != getpid()))
         tabs_reset();
+    tabs.pid = getpid();
     for (int i = 0; i < tabs.n; i++)
         if (tabs.minute[i] == minute)
             return tabs.fd[i];
@@ -430,81 +454,179 @@ static int live_minutes(const char *data_dir, double oldest, long long *out, int
     return n;
 }
 
-int rgs_replay_claim(const char *data_dir, const char *msg_id, long long timestamp, double now,
-                     double tolerance)
+/* the OFD write lock on one slot: F_OFD_SETLK (type F_WRLCK or F_UNLCK);
+ * 0, or -1 with errno (EAGAIN: another process holds it) */
+static int slot_lock(int fd, off_t slot, short type)
 {
-    uint8_t key[SLOT];
-    off_t start, empty;
-    slot_of(msg_id, key, &start);
-    long long mine = minute_of(timestamp);
-    long long ms[64];
-    int n = live_minutes(data_dir, now - tolerance - 3 * MINUTE, ms, 64);
-    if (n < 0)
-        return -1;
-    for (int i = 0; i < n; i++) {
-        if (ms[i] == mine)
-            continue;
-        int fd = table_open(data_dir, ms[i], false);
-        if (fd < 0)
-            continue; /* pruned meanwhile */
-        int r = table_find(fd, key, start, &empty);
-        if (r != 0)
-            return r; /* 1 seen, -1 error */
-    }
-    int fd = table_open(data_dir, mine, true);
-    if (fd < 0 || flock(fd, LOCK_EX) < 0)
-        return -1;
-    int r = table_find(fd, key, start, &empty);
-    if (r == 0) {
-        if (empty < 0) {
-            errno = ENOSPC;
-            r = -1;
-        } else if (pwrite(fd, key, SLOT, empty * SLOT) != SLOT) {
-            r = -1;
-        }
-    }
-    int saved = errno;
-    flock(fd, LOCK_UN);
-    errno = saved;
-    return r;
+    struct flock fl = {.l_type = type, .l_whence = SEEK_SET, .l_start = slot * SLOT, .l_len = SLOT};
+    return fcntl(fd, F_OFD_SETLK, &fl);
 }
 
-int rgs_replay_release(const char *data_dir, const char *msg_id, long long timestamp)
+/* write one slot under the table's flock */
+static int slot_write(int fd, off_t slot, const uint8_t bytes[SLOT])
 {
-    uint8_t key[SLOT], gone[SLOT];
-    off_t start;
-    slot_of(msg_id, key, &start);
-    memset(gone, 0xff, SLOT);
-    int fd = table_open(data_dir, minute_of(timestamp), false);
-    if (fd < 0)
-        return errno == ENOENT ? 0 : -1;
     if (flock(fd, LOCK_EX) < 0)
         return -1;
-    /* find the slot itself: probe again, remembering where */
-    int rc = 0;
-    uint8_t s[SLOT];
-    for (off_t i = 0; i < SEEN_PROBE; i++) {
-        off_t slot = (start + i) % SEEN_SLOTS;
-        ssize_t r = pread(fd, s, SLOT, slot * SLOT);
-        if (r < 0) {
-            rc = -1;
-            break;
-        }
-        if (r < SLOT)
-            break;
-        if (memcmp(s, key, SLOT) == 0) {
-            if (pwrite(fd, gone, SLOT, slot * SLOT) != SLOT)
-                rc = -1;
-            break;
-        }
-        static const uint8_t zero[SLOT];
-        if (memcmp(s, zero, SLOT) == 0)
-            break;
-    }
+    int rc = pwrite(fd, bytes, SLOT, slot * SLOT) == SLOT ? 0 : -1;
     int saved = errno;
     flock(fd, LOCK_UN);
     errno = saved;
     return rc;
+}
+
+/* the claimant owns slot `at` of `fd` (PENDING, its OFD lock held) */
+static int ticket_take(rgs_replay_ticket *t, int fd, off_t at, const uint8_t key[SLOT])
+{
+    t->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0); /* the same open file description: the lock stays */
+    if (t->fd < 0) {
+        int saved = errno;
+        slot_lock(fd, at, F_UNLCK);
+        errno = saved;
+        return -1;
+    }
+    t->slot = at;
+    memcpy(t->key, key, SLOT);
+    return 0;
+}
+
+/* wait (until `deadline`, rgs_mono seconds) for the PENDING slot `at` of
+ * `fd`: 1 DONE, 0 we own it now (its holder died), 2 still pending at
+ * the deadline, 3 released meanwhile (claim again), -1 error */
+static int slot_wait(int fd, off_t at, const uint8_t key[SLOT], double deadline)
+{
+    double pause = 0.001;
+    while (slot_lock(fd, at, F_WRLCK) < 0) {
+        if (errno != EAGAIN && errno != EACCES && errno != EINTR)
+            return -1;
+        double left = deadline - rgs_mono();
+        if (left <= 0)
+            return 2;
+        double d = pause < left ? pause : left;
+        struct timespec ts = {(time_t)d, (long)((d - (double)(time_t)d) * 1e9)};
+        nanosleep(&ts, NULL);
+        if (pause < 0.02)
+            pause *= 2;
+    }
+    /* the holder finished or died: what did it leave? */
+    uint8_t s[SLOT];
+    if (flock(fd, LOCK_EX) < 0 || pread(fd, s, SLOT, at * SLOT) != SLOT) {
+        int saved = errno;
+        flock(fd, LOCK_UN);
+        slot_lock(fd, at, F_UNLCK);
+        errno = saved;
+        return -1;
+    }
+    flock(fd, LOCK_UN);
+    if (memcmp(s, key, ID_BYTES) != 0) { /* released */
+        slot_lock(fd, at, F_UNLCK);
+        return 3;
+    }
+    if (s[ID_BYTES] != ST_PENDING) {
+        slot_lock(fd, at, F_UNLCK);
+        return 1;
+    }
+    return 0; /* abandoned: ours now, lock held, still PENDING */
+}
+
+int rgs_replay_claim(const char *data_dir, const char *msg_id, long long timestamp, double now,
+                     double tolerance, double wait, rgs_replay_ticket *t)
+{
+    t->fd = -1;
+    uint8_t key[SLOT];
+    off_t start, empty, at;
+    uint8_t state;
+    slot_of(msg_id, key, &start);
+    long long mine = minute_of(timestamp);
+    double deadline = rgs_mono() + wait;
+    for (int round = 0; round < 64; round++) {
+        long long ms[64];
+        int n = live_minutes(data_dir, now - tolerance - 3 * MINUTE, ms, 64);
+        if (n < 0)
+            return -1;
+        int fd = -1, r = 0;
+        for (int i = 0; i < n && r == 0; i++) {
+            if (ms[i] == mine)
+                continue;
+            fd = table_open(data_dir, ms[i], false);
+            if (fd < 0)
+                continue; /* pruned meanwhile */
+            r = table_find(fd, key, start, &empty, &at, &state);
+        }
+        if (r < 0)
+            return -1;
+        if (r == 0) {
+            fd = table_open(data_dir, mine, true);
+            if (fd < 0 || flock(fd, LOCK_EX) < 0)
+                return -1;
+            r = table_find(fd, key, start, &empty, &at, &state);
+            if (r == 0) {
+                /* new: lock the slot first, then make it PENDING, so a
+                 * process that sees it PENDING finds the lock held */
+                if (empty < 0) {
+                    errno = ENOSPC;
+                    r = -1;
+                } else if (slot_lock(fd, empty, F_WRLCK) < 0) {
+                    r = -1;
+                } else if (pwrite(fd, key, SLOT, empty * SLOT) != SLOT) {
+                    int saved = errno;
+                    slot_lock(fd, empty, F_UNLCK);
+                    errno = saved;
+                    r = -1;
+                }
+                int saved = errno;
+                flock(fd, LOCK_UN);
+                errno = saved;
+                if (r < 0)
+                    return -1;
+                return ticket_take(t, fd, empty, key);
+            }
+            int saved = errno;
+            flock(fd, LOCK_UN);
+            errno = saved;
+            if (r < 0)
+                return -1;
+        }
+        if (state != ST_PENDING)
+            return 1; /* accepted and stored before */
+        int w = slot_wait(fd, at, key, deadline);
+        if (w == 0)
+            return ticket_take(t, fd, at, key);
+        if (w != 3)
+            return w; /* 1 stored, 2 still pending, -1 error */
+    }
+    errno = EAGAIN;
+    return 2;
+}
+
+/* end a ticket: write `bytes` into its slot, drop the slot lock */
+static int ticket_end(rgs_replay_ticket *t, const uint8_t bytes[SLOT])
+{
+    if (!t || t->fd < 0)
+        return 0;
+    int rc = slot_write(t->fd, t->slot, bytes);
+    int saved = errno;
+    slot_lock(t->fd, t->slot, F_UNLCK);
+    close(t->fd); /* the last descriptor of our duplicate: the lock goes too */
+    t->fd = -1;
+    errno = saved;
+    return rc;
+}
+
+int rgs_replay_commit(rgs_replay_ticket *t)
+{
+    if (!t || t->fd < 0)
+        return 0;
+    uint8_t done[SLOT];
+    memcpy(done, t->key, SLOT);
+    done[ID_BYTES] = ST_DONE;
+    return ticket_end(t, done);
+}
+
+int rgs_replay_release(rgs_replay_ticket *t)
+{
+    uint8_t gone[SLOT];
+    memset(gone, 0xff, SLOT);
+    return ticket_end(t, gone);
 }
 
 void rgs_replay_prune(const char *data_dir, double now, double tolerance)

@@ -5,9 +5,10 @@
  *   - shared-secret ("Authorization: Bearer <secret>") and Svix / Standard
  *     Webhooks signature verification (relay.md §1.6; the Standard Webhooks
  *     specification, "Verifying webhooks"), constant-time compares;
- *   - the replay cache: a Svix message id is accepted once within the
- *     tolerance window, across processes (marker files created O_EXCL in
- *     DATA_DIR/spool/seen/<minute>/);
+ *   - the replay cache: a Svix message id is stored once within the
+ *     tolerance window, across processes (per-minute tables in
+ *     DATA_DIR/spool/seen/); a resend of a stored id is recognised so it
+ *     can be answered 2xx without storing it again;
  *   - the envelope check that turns the body into a "webhook" record
  *     (rgs-records(5); relay.md §1.2: only payload.doc_id is required).
  *
@@ -112,30 +113,67 @@ enum rgs_envelope_result rgs_webhook_envelope(const void *body, size_t n, const 
 
 /* Replay cache (Svix message ids), shared by all rgs-verify processes:
  * one table per minute of the signed timestamp,
- * DATA_DIR/spool/seen/<minute>.tab, holding 16 bytes of the SHA-256 of
- * each accepted id (open addressing; an insert holds flock LOCK_EX on the
- * table).  Not fsync'd: after a machine crash an id may be accepted once
- * more (a duplicate event, which batches tolerate).
+ * DATA_DIR/spool/seen/<minute>.tab, holding for each id 15 bytes of the
+ * SHA-256 of the id and its state, PENDING (being stored) or DONE (stored);
+ * open addressing, changes under flock(2) LOCK_EX on the table, each live
+ * minute's table 8 MiB on disk.  Not fsync'd: after a machine crash an id
+ * may be accepted once more (a duplicate event, which batches tolerate).
  *
- * rgs_replay_claim: look for the id in every live minute's table, then
- * record it in the table of its own minute under the lock (so of two
- * processes racing on one request only one wins).  Returns 0 (new:
- * recorded), 1 (seen before: refuse with 409), -1 with errno (cannot
- * record it: answer 503; ENOSPC when the minute's table is full, above
- * ~7,000 ids per second; each live minute's table takes 8 MiB on disk).  Minutes older than `tolerance` + 3 minutes are
- * expired: not looked into, removed by rgs_replay_prune. */
+ * The Standard Webhooks specification ("Idempotency") and Svix resend a
+ * message with the same id when they did not get a 2xx (a lost or slow
+ * answer); a resend of an id that is already stored must get 2xx, or the
+ * sender keeps retrying and may disable the endpoint.  An id is only
+ * reported as stored once its first copy is durable, so a 200 for a
+ * resend never covers an event that is not on disk.
+ *
+ * A claim that records a new id holds it PENDING with a ticket: an
+ * open-file-description lock (fcntl F_OFD_SETLK) on its slot.  The claimant
+ * stores the event, then calls rgs_replay_commit (DONE) or, if storing
+ * failed, rgs_replay_release (the id may be claimed again).  A claim that
+ * finds the id PENDING waits, up to `wait` seconds, for that lock: DONE
+ * gives 1, released or abandoned (the holder died, its lock went with
+ * it: the event may or may not be stored) gives the claim to the waiter. */
+typedef struct {
+    int fd;              /* -1: no ticket held */
+    long long slot;      /* slot index in the table */
+    unsigned char key[16];
+} rgs_replay_ticket;
+
+/* rgs_replay_claim: look for `msg_id` in every live minute's table, and
+ * if it is not there record it PENDING in the table of its own minute
+ * (`timestamp`, Unix seconds; under the table's lock, so of two processes
+ * racing on one request only one records it).  `now` (Unix seconds) and
+ * `tolerance` (seconds) decide which minutes are live: minutes older than
+ * `tolerance` + 3 minutes are expired, not looked into (removed by
+ * rgs_replay_prune).  `wait`: seconds to wait for a PENDING copy.
+ * Returns 0: new, recorded PENDING, *t holds the ticket (store the event,
+ *            then rgs_replay_commit or rgs_replay_release);
+ *         1: accepted and stored before: answer 2xx, do not store again;
+ *         2: another process is still storing it after `wait` seconds
+ *            (answer 503: the sender retries);
+ *        -1: with errno: cannot record it (answer 503; ENOSPC when the
+ *            minute's table is full, above ~7,000 ids per second).
+ * *t is only valid (t->fd >= 0) with 0. */
 int rgs_replay_claim(const char *data_dir, const char *msg_id, long long timestamp, double now,
-                     double tolerance);
-/* rgs_replay_prune: remove the expired minute directories (each is renamed
- * first, so of several processes one deletes it).  Does the work at most
+                     double tolerance, double wait, rgs_replay_ticket *t);
+
+/* rgs_replay_commit: the event of the ticket's id is durable: mark the id
+ * DONE and end the ticket (t->fd becomes -1).  Returns 0 or -1 with errno
+ * (the id then stays PENDING with nobody holding it: the next claim of it
+ * takes it over, at worst a duplicate event).  A ticket without fd: 0. */
+int rgs_replay_commit(rgs_replay_ticket *t);
+
+/* rgs_replay_release: the event could not be stored: forget the id, so a
+ * retry of the same message is accepted, and end the ticket.  Returns 0 or
+ * -1 with errno.  A ticket without fd: 0. */
+int rgs_replay_release(rgs_replay_ticket *t);
+
+/* rgs_replay_prune: remove the tables of expired minutes (a table another
+ * process still reads stays readable until it closes it; tickets keep
+ * their own descriptor).  Does the work at most
  * once per process every 30 seconds of `now`; rgs-verify calls it after a
  * response is out, so no request waits for it.  Errors are ignored (the
  * next call retries). */
 void rgs_replay_prune(const char *data_dir, double now, double tolerance);
-
-/* rgs_replay_release: remove the marker again (the event could not be
- * spooled, so a retry of the same message must be accepted).  Returns 0 or
- * -1 with errno. */
-int rgs_replay_release(const char *data_dir, const char *msg_id, long long timestamp);
 
 #endif

@@ -484,12 +484,27 @@ static void webhook(response *r, const rgs_http_request *req)
         json_decref(rec);
         return;
     }
-    bool marked = false;
+    /* Svix / Standard Webhooks: a message id is stored once; a resend of a
+     * stored one (its 200 was lost or late) gets 200 again, not stored
+     * twice (Standard Webhooks, "Idempotency"); a resend racing with its
+     * first copy waits until that copy is durable */
+    rgs_replay_ticket ticket = {.fd = -1};
     if (auth.method && strcmp(auth.method, "svix") == 0) {
-        int rc = rgs_replay_claim(cfg.data_dir, auth.msg_id, auth.timestamp, now, cfg.tolerance);
+        int rc = rgs_replay_claim(cfg.data_dir, auth.msg_id, auth.timestamp, now, cfg.tolerance,
+                                  cfg.timeout, &ticket);
         if (rc == 1) {
-            set_error(r, 409, "Message already received");
-            snprintf(r->note, sizeof r->note, "replayed message id");
+            set_json(r, 200, json_pack("{s:s}", "status", "received"));
+            snprintf(r->note, sizeof r->note,
+                     "%s/%s: message id already received and stored, not spooled again", relay,
+                     resource);
+            json_decref(rec);
+            return;
+        }
+        if (rc == 2) {
+            set_error(r, 503, "Service unavailable: the event is still being stored");
+            snprintf(r->extra, sizeof r->extra, "Retry-After: 5\r\n");
+            snprintf(r->note, sizeof r->note,
+                     "message id being stored by another connection for over %.0f s", cfg.timeout);
             json_decref(rec);
             return;
         }
@@ -501,18 +516,21 @@ static void webhook(response *r, const rgs_http_request *req)
             json_decref(rec);
             return;
         }
-        marked = true;
     }
     char name[RGS_SPOOL_NAME_MAX];
     if (rgs_spool_put(cfg.data_dir, rec, name) < 0) {
         int e = errno;
-        if (marked)
-            rgs_replay_release(cfg.data_dir, auth.msg_id, auth.timestamp);
+        if (rgs_replay_release(&ticket) < 0)
+            rgs_warn("replay cache in '%s/spool/seen': release: %s", cfg.data_dir, strerror(errno));
         set_error(r, 503, "Service unavailable: the event could not be stored");
         snprintf(r->note, sizeof r->note, "spool '%s/spool': %s", cfg.data_dir, strerror(e));
         json_decref(rec);
         return;
     }
+    /* durable now: only from here on can a resend be answered 200 */
+    if (rgs_replay_commit(&ticket) < 0)
+        rgs_warn("replay cache in '%s/spool/seen': mark stored: %s (a resend may be spooled "
+                 "again)", cfg.data_dir, strerror(errno));
     set_json(r, 200, json_pack("{s:s}", "status", "received"));
     snprintf(r->note, sizeof r->note, "%s/%s spooled as %s (%s)", relay, resource, name,
              auth.method);

@@ -30,7 +30,7 @@ end
 function request()
   local line = reqs[idx]
   idx = idx + 1
-  if idx > #reqs then idx = 1 end -- wraps: replays then answer 409
+  if idx > #reqs then idx = 1 end -- wraps: resends, answered 200 but not spooled again
   local id, ts, sig, body = line:match("^([^\t]*)\t([^\t]*)\t([^\t]*)\t(.*)$")
   return wrk.format("POST", "/webhooks", {
     ["Host"] = "127.0.0.1",

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Svix / Standard Webhooks signatures made by the npm svix package
 # (Webhook.sign), sent with curl to rgs-accept + rgs-verify: valid, wrong
-# secret, stale and future timestamps, replays (also concurrent), several
-# signatures, webhook-* headers.
+# secret, stale and future timestamps, resends of a message id (Standard
+# Webhooks: 2xx, not stored twice; also concurrent ones), a resend after a
+# 503, several signatures, webhook-* headers.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/lib-intake.sh"
 
@@ -29,11 +30,13 @@ t_ok "svix produced a v1 signature" test "${sig#v1,}" != "$sig"
 t_is "valid svix-* signature: 200" "$(post svix msg_one "$now" "$sig")" '{"status":"received"} 200'
 t_is "spooled once" "$(spooled "$dd")" 1
 t_is "record says auth svix" "$(spool_records "$dd" | jq -r .auth)" svix
-t_is "replay of the same request: 409" "$(post svix msg_one "$now" "$sig")" '{"error":"Message already received"} 409'
+t_is "resend of the same request: 200 (Standard Webhooks: duplicates get 2xx)" \
+  "$(post svix msg_one "$now" "$sig")" '{"status":"received"} 200'
 sig2=$(sign "$secret" msg_one "$((now + 5))")
-t_is "same message id re-signed with a new timestamp: 409" "$(post svix msg_one "$((now + 5))" "$sig2")" \
-  '{"error":"Message already received"} 409'
-t_is "still one entry" "$(spooled "$dd")" 1
+t_is "same message id re-signed with a new timestamp (a Svix retry): 200" \
+  "$(post svix msg_one "$((now + 5))" "$sig2")" '{"status":"received"} 200'
+t_is "still one entry: resends are not spooled again" "$(spooled "$dd")" 1
+t_ok "the log says why" grep -q "POST /webhooks 200 .*already received and stored, not spooled again" "$RGS_TMP/server.log"
 
 body "$DOC_ID" evt_two >"$bf"
 sig=$(sign "$secret" msg_two "$now")
@@ -66,16 +69,26 @@ t_is "no signature headers: 401 Authentication required" \
 t_is "svix-* incomplete, webhook-* complete: uses webhook-*" \
   "$(post webhook msg_five "$now" "$(sign "$secret" msg_five "$now")" -H 'svix-id: msg_other')" '{"status":"received"} 200'
 
-# ten concurrent copies of one signed request: exactly one 200
+# ten concurrent copies of one signed request: all 200, stored once
 body "$DOC_ID" evt_race >"$bf"
 sig=$(sign "$secret" msg_race "$now")
 for i in 1 2 3 4 5 6 7 8 9 10; do post svix msg_race "$now" "$sig" -o /dev/null >"$RGS_TMP/race.$i" & done
 wait_race() { local i; for i in 1 2 3 4 5 6 7 8 9 10; do while [ ! -s "$RGS_TMP/race.$i" ]; do sleep 0.05; done; done; }
 wait_race
-t_is "concurrent replays: one 200, nine 409" "$(cat "$RGS_TMP"/race.* | sort | uniq -c | awk '{print $1 $2}' | paste -sd' ')" "1200 9409"
-t_is "six events spooled in all" "$(spooled "$dd")" 6
+t_is "concurrent copies: ten 200" "$(cat "$RGS_TMP"/race.* | sort | uniq -c | awk '{print $1 "x" $2}' | paste -sd' ')" "10x200"
+t_is "six events spooled in all (the copies once)" "$(spooled "$dd")" 6
+t_is "the message was stored once" "$(spool_records "$dd" | grep -c '"evt_race"')" 1
+
+# a copy that could not be stored (503) does not count: its resend is stored
+body "$DOC_ID" evt_full >"$bf"
+sig=$(sign "$secret" msg_full "$now")
+mv "$dd/spool/log" "$dd/spool/log.away"; echo "not a directory" >"$dd/spool/log"
+t_is "spool not writable: 503" "$(post svix msg_full "$now" "$sig" -o /dev/null)" ' 503'
+rm "$dd/spool/log"; mv "$dd/spool/log.away" "$dd/spool/log"
+t_is "the resend: 200" "$(post svix msg_full "$now" "$sig")" '{"status":"received"} 200'
+t_is "and it is stored" "$(spool_records "$dd" | grep -c '"evt_full"')" 1
 t_ok "replay cache: one table per minute under spool/seen/" test "$(find "$dd/spool/seen" -type f -name '*.tab' | wc -l)" -ge 1
-t_is "markers are not spool entries (depth 6)" "$(curl -s "http://127.0.0.1:$PORT/health" | jq .spool.depth)" 6
+t_is "markers are not spool entries (depth 7)" "$(curl -s "http://127.0.0.1:$PORT/health" | jq .spool.depth)" 7
 kill "$ACCEPT_PID"; wait "$ACCEPT_PID" 2>/dev/null
 t_fails "the secret never appears in the logs" grep -qF -e "${secret#whsec_}" "$RGS_TMP/server.log"
 done_testing

@@ -10,11 +10,15 @@
 #include "rgs_webhook.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 static int n_test, n_fail;
 static void ok(int cond, const char *name)
@@ -284,47 +288,152 @@ static void test_envelope(void)
     rgs_buf_free(&b);
 }
 
+/* claim; a new id is committed at once (stored) */
+static int claim_store(const char *dir, const char *id, long long ts, double now)
+{
+    rgs_replay_ticket t;
+    int rc = rgs_replay_claim(dir, id, ts, now, 300, 5, &t);
+    if (rc == 0 && rgs_replay_commit(&t) < 0)
+        return -2;
+    return rc;
+}
+
+/* run claim(id) in a child; it reports on `note` after claiming, waits
+ * for a byte on `gate`, then commits ('c'), releases ('r') or exits
+ * holding the ticket ('x'); exit status = claim result */
+static pid_t holder(const char *dir, const char *id, int note, int gate)
+{
+    pid_t p = fork();
+    if (p != 0)
+        return p;
+    rgs_replay_ticket t;
+    int rc = rgs_replay_claim(dir, id, 1772575100, 1772575128, 300, 5, &t);
+    char c = (char)('0' + rc);
+    if (write(note, &c, 1) != 1 || read(gate, &c, 1) != 1)
+        _exit(99);
+    if (rc == 0 && c == 'c')
+        rgs_replay_commit(&t);
+    else if (rc == 0 && c == 'r')
+        rgs_replay_release(&t);
+    _exit(rc); /* 'x': the ticket's lock goes with the process */
+}
+
+/* claim(id) in a child, waiting up to `wait`; a new id is committed;
+ * exit status = claim result */
+static pid_t claimer(const char *dir, const char *id, double wait)
+{
+    pid_t p = fork();
+    if (p != 0)
+        return p;
+    rgs_replay_ticket t;
+    int rc = rgs_replay_claim(dir, id, 1772575100, 1772575129, 300, wait, &t);
+    if (rc == 0)
+        rgs_replay_commit(&t);
+    _exit(rc < 0 ? 100 : rc);
+}
+
+static int exit_of(pid_t p)
+{
+    int st = 0;
+    waitpid(p, &st, 0);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* true when child `p` is still running after ~1 s */
+static bool still_running(pid_t p)
+{
+    for (int i = 0; i < 50; i++) {
+        if (waitpid(p, NULL, WNOHANG) != 0)
+            return false;
+        struct timespec ts = {0, 20 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    return true;
+}
+
 static void test_replay(const char *dir)
 {
     double now = 1772575128;
-    ok(rgs_replay_claim(dir, "msg_1", 1772575100, now, 300) == 0, "replay: first sighting accepted");
-    ok(rgs_replay_claim(dir, "msg_1", 1772575100, now + 1, 300) == 1, "replay: same id refused");
-    ok(rgs_replay_claim(dir, "msg_1", 1772575250, now + 2, 300) == 1,
-       "replay: same id with another timestamp refused too");
-    ok(rgs_replay_claim(dir, "msg_2", 1772575100, now, 300) == 0, "replay: another id accepted");
-    ok(rgs_replay_release(dir, "msg_2", 1772575100) == 0 &&
-           rgs_replay_claim(dir, "msg_2", 1772575100, now, 300) == 0,
-       "replay: released id accepted again");
+    ok(claim_store(dir, "msg_1", 1772575100, now) == 0, "replay: first sighting: new");
+    ok(claim_store(dir, "msg_1", 1772575100, now + 1) == 1, "replay: the same id again: stored before");
+    ok(claim_store(dir, "msg_1", 1772575250, now + 2) == 1,
+       "replay: same id with another timestamp: stored before too");
+    rgs_replay_ticket t;
+    ok(rgs_replay_claim(dir, "msg_2", 1772575100, now, 300, 5, &t) == 0 && t.fd >= 0,
+       "replay: another id: new, with a ticket");
+    ok(rgs_replay_release(&t) == 0 && t.fd == -1 && claim_store(dir, "msg_2", 1772575100, now) == 0,
+       "replay: a released id is new again");
+    ok(rgs_replay_commit(&t) == 0 && rgs_replay_release(&t) == 0, "replay: ending no ticket is harmless");
     char *m = rgs_xasprintf("%s/spool/seen/%lld.tab", dir, 1772575100LL / 60);
     struct stat st;
     ok(stat(m, &st) == 0 && S_ISREG(st.st_mode), "replay: a table per minute, spool/seen/<minute>.tab");
+
+    /* a resend while the first copy is being stored (Standard Webhooks:
+     * duplicates get 2xx, but only once the first copy is durable) */
+    int note[2], gate[2];
+    if (pipe(note) < 0 || pipe(gate) < 0) {
+        ok(0, "replay: pipes");
+        return;
+    }
+    char c;
+    pid_t h = holder(dir, "msg_p", note[1], gate[0]);
+    ok(read(note[0], &c, 1) == 1 && c == '0', "pending: the first copy claimed the id (storing it)");
+    ok(rgs_replay_claim(dir, "msg_p", 1772575100, now + 1, 300, 0.3, &t) == 2,
+       "pending: a resend that cannot wait longer: busy (2), not 'stored'");
+    pid_t w = claimer(dir, "msg_p", 30);
+    ok(still_running(w), "pending: a resend is not answered while the first copy is not durable");
+    c = 'c';
+    ok(write(gate[1], &c, 1) == 1 && exit_of(h) == 0, "pending: the first copy is stored, committed");
+    ok(exit_of(w) == 1, "pending: then the waiting resend learns it was stored (1)");
+
+    h = holder(dir, "msg_r", note[1], gate[0]);
+    ok(read(note[0], &c, 1) == 1 && c == '0', "release: the first copy claimed the id");
+    w = claimer(dir, "msg_r", 30);
+    ok(still_running(w), "release: the resend waits");
+    c = 'r';
+    ok(write(gate[1], &c, 1) == 1 && exit_of(h) == 0, "release: storing the first copy failed, released");
+    ok(exit_of(w) == 0, "release: the waiting resend gets the id and stores it itself (0)");
+    ok(claim_store(dir, "msg_r", 1772575100, now + 2) == 1, "release: its copy counts as stored");
+
+    h = holder(dir, "msg_x", note[1], gate[0]);
+    ok(read(note[0], &c, 1) == 1 && c == '0', "abandoned: the first copy claimed the id");
+    c = 'x';
+    ok(write(gate[1], &c, 1) == 1 && exit_of(h) == 0, "abandoned: its process died holding it");
+    ok(claim_store(dir, "msg_x", 1772575100, now + 3) == 0,
+       "abandoned: the next copy takes the id over (0), it does not get a 200 for nothing");
+    ok(claim_store(dir, "msg_x", 1772575100, now + 4) == 1, "abandoned: then it counts as stored");
+    close(note[0]);
+    close(note[1]);
+    close(gate[0]);
+    close(gate[1]);
+
     /* 20 minutes later the old minutes are expired, then pruned */
-    ok(rgs_replay_claim(dir, "msg_3", 1772575128 + 1200, now + 1200, 300) == 0 && stat(m, &st) == 0,
+    ok(claim_store(dir, "msg_3", 1772575128 + 1200, now + 1200) == 0 && stat(m, &st) == 0,
        "replay: claiming does not prune");
     rgs_replay_prune(dir, now + 1200, 300);
     ok(stat(m, &st) < 0, "replay: prune removes expired minutes");
     char *cur = rgs_xasprintf("%s/spool/seen/%lld.tab", dir, (1772575128LL + 1200) / 60);
     ok(stat(cur, &st) == 0, "replay: prune keeps live minutes");
     free(cur);
-    ok(rgs_replay_claim(dir, "msg_1", 1772575128 + 1200, now + 1201, 300) == 0,
-       "replay: id accepted again once its window has passed");
+    ok(claim_store(dir, "msg_1", 1772575128 + 1200, now + 1201) == 0,
+       "replay: id new again once its window has passed");
     free(m);
     /* many ids in one minute: all recorded, all found again */
     bool first = true, again = true;
     for (int i = 0; i < 20000; i++) {
         char id[40];
         snprintf(id, sizeof id, "msg_many_%d", i);
-        first = first && rgs_replay_claim(dir, id, 1772575500, 1772575500, 300) == 0;
+        first = first && claim_store(dir, id, 1772575500, 1772575500) == 0;
     }
     for (int i = 0; i < 20000; i++) {
         char id[40];
         snprintf(id, sizeof id, "msg_many_%d", i);
-        again = again && rgs_replay_claim(dir, id, 1772575510, 1772575510, 300) == 1;
+        again = again && claim_store(dir, id, 1772575510, 1772575510) == 1;
     }
-    ok(first, "replay: 20000 distinct ids accepted");
-    ok(again, "replay: all 20000 refused the second time (from another minute too)");
-    ok(rgs_replay_claim("/proc/version", "msg_x", 1772575100, now, 300) == -1,
-       "replay: error when the marker cannot be created");
+    ok(first, "replay: 20000 distinct ids new");
+    ok(again, "replay: all 20000 found stored the second time (from another minute too)");
+    ok(rgs_replay_claim("/proc/version", "msg_x", 1772575100, now, 300, 1, &t) == -1 && t.fd == -1,
+       "replay: error when the table cannot be created");
 }
 
 int main(int argc, char **argv)
