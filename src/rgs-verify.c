@@ -44,7 +44,7 @@ static void usage(FILE *f)
           "\n"
           "Serve one HTTP/1.1 connection on stdin/stdout (keep-alive: many requests):\n"
           "  POST /webhooks   authenticate, check the envelope, spool durably, 200\n"
-          "  GET  /health     status, spool depth, worker and push status\n"
+          "  GET  /health     status, spool depth, worker state, push results\n"
           "  GET  /api/pubkey public key of SSH_PRIVATE_KEY\n"
           "  GET  /openapi.yaml, /docs   the API description and its Swagger UI\n"
           "\n"
@@ -391,39 +391,119 @@ static void openapi(response *r)
     snprintf(r->extra, sizeof r->extra, "Content-Disposition: inline; filename=openapi.yaml\r\n");
 }
 
-/* ---- /health ---- */
+/* ---- /health ----
+ *
+ * Unauthenticated, so it shows only what an operator needs to see that the
+ * service works: the original's {"status":"healthy"}, the spool depth, the
+ * worker's state and times, and per remote the last push result, its time
+ * and the failure count.  Never ids (relay, folder, commit), remote names,
+ * error texts, paths, versions or the authentication mode. */
 
-static void add_status_file(json_t *obj, const char *key, const char *name)
+/* status/<name> parsed, or NULL */
+static json_t *status_file(const char *name)
 {
     char *p = rgs_xasprintf("%s/status/%s", cfg.data_dir, name);
     rgs_buf b = RGS_BUF_INIT;
+    json_t *v = NULL;
     if (rgs_read_file(AT_FDCWD, p, &b, (size_t)1 << 20) == 0) {
-        json_t *v = json_loadb(b.data, b.len, 0, NULL);
-        if (v)
-            json_object_set_new(obj, key, v);
-        else
-            rgs_debug("status file '%s': not JSON; left out of /health", p);
+        v = json_loadb(b.data, b.len, 0, NULL);
+        if (!json_is_object(v)) {
+            rgs_debug("status file '%s': not a JSON object; left out of /health", p);
+            json_decref(v);
+            v = NULL;
+        }
     }
     rgs_buf_free(&b);
     free(p);
+    return v;
+}
+
+/* copy o[key] into out when it is a number (seconds) or null */
+static void copy_time(json_t *out, const json_t *o, const char *key)
+{
+    json_t *v = json_object_get(o, key);
+    if (json_is_number(v) || json_is_null(v))
+        json_object_set(out, key, v);
+}
+
+/* copy o[key] into out when it is one of the strings in `allowed` */
+static void copy_word(json_t *out, const json_t *o, const char *key, const char *const *allowed)
+{
+    const char *v = json_string_value(json_object_get(o, key));
+    for (size_t i = 0; v && allowed[i]; i++)
+        if (strcmp(v, allowed[i]) == 0) {
+            json_object_set_new(out, key, json_string(v));
+            return;
+        }
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* the keys of an object, sorted (for a stable order that names nothing) */
+static const char **sorted_keys(const json_t *o, size_t *n)
+{
+    *n = json_object_size(o);
+    const char **k = rgs_xcalloc(*n ? *n : 1, sizeof *k);
+    size_t i = 0;
+    const char *key;
+    json_t *v;
+    json_object_foreach((json_t *)o, key, v) k[i++] = key;
+    qsort(k, *n, sizeof *k, cmp_str);
+    return k;
 }
 
 static void health(response *r)
 {
     json_t *o = json_pack("{s:s}", "status", "healthy");
     long depth = rgs_spool_depth(cfg.data_dir);
-    json_t *spool = json_object();
-    if (depth >= 0) {
-        json_object_set_new(spool, "depth", json_integer(depth));
-    } else {
-        json_object_set_new(spool, "depth", json_null());
-        json_object_set_new(spool, "error", json_string(strerror(errno)));
+    if (depth < 0)
+        snprintf(r->note, sizeof r->note, "spool depth: %s", strerror(errno));
+    json_object_set_new(o, "spool", json_pack("{s:o}", "depth",
+                                              depth >= 0 ? json_integer(depth) : json_null()));
+    /* status/worker.json (rgs-server) */
+    json_t *w = status_file("worker.json");
+    if (w) {
+        static const char *const states[] = {"starting", "ok", "failed", "stopped", NULL};
+        json_t *out = json_object();
+        copy_word(out, w, "state", states);
+        copy_time(out, w, "last_batch");
+        copy_time(out, w, "last_success");
+        json_object_set_new(o, "worker", out);
+        json_decref(w);
     }
-    json_object_set_new(o, "spool", spool);
-    json_object_set_new(o, "auth", json_string(rgs_webhook_auth_mode_name(cfg.mode)));
-    json_object_set_new(o, "version", json_string(RGS_VERSION));
-    add_status_file(o, "worker", "worker.json");
-    add_status_file(o, "push", "push.json");
+    /* status/push.json (rgs-commit): {"<relay>/<folder>": {"<remote>": {...}}} */
+    json_t *p = status_file("push.json");
+    if (p) {
+        static const char *const results[] = {"ok", "up-to-date", "rebased", "rejected", "error", NULL};
+        json_t *list = json_array();
+        size_t nr, nm;
+        const char **repos = sorted_keys(p, &nr);
+        for (size_t i = 0; i < nr; i++) {
+            json_t *remotes = json_object_get(p, repos[i]);
+            if (!json_is_object(remotes))
+                continue;
+            const char **names = sorted_keys(remotes, &nm);
+            for (size_t k = 0; k < nm; k++) {
+                json_t *e = json_object_get(remotes, names[k]);
+                if (!json_is_object(e))
+                    continue;
+                json_t *out = json_object();
+                copy_word(out, e, "result", results);
+                copy_time(out, e, "time");
+                json_t *f = json_object_get(e, "failures");
+                if (json_is_integer(f) && json_integer_value(f) >= 0)
+                    json_object_set(out, "failures", f);
+                json_array_append_new(list, out);
+            }
+            free(names);
+        }
+        free(repos);
+        json_object_set_new(o, "push", list);
+        json_decref(p);
+    }
     set_json(r, 200, o);
 }
 

@@ -97,14 +97,41 @@ kill "$SOCAT_PID"; wait "$SOCAT_PID" 2>/dev/null
 # --- status files in /health, /api/pubkey with a real key, unwritable spool
 dd=$RGS_TMP/more
 mkdir -p "$dd/status"
-echo '{"state":"ok","last_success":1772575130}' >"$dd/status/worker.json"
-echo '{"origin":{"result":"ok"}}' >"$dd/status/push.json"
+# the status files as rgs-server and rgs-commit write them (rgs-records(5))
+jq -n '{pid:4242, started:1772575000, state:"ok", listener:"socat", batches:17,
+        last_batch:1772575130, last_success:1772575120, events:40, files_changed:12, failures:1}' \
+  >"$dd/status/worker.json"
+R1=0f8c1a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5b F1=11111111-2222-3333-4444-555555555555 F2=22222222-2222-3333-4444-555555555555
+jq -n --arg a "$R1/$F1" --arg b "$R1/$F2" '{
+  ($a): {origin: {result:"ok", time:1772575131.5, commit:"0123456789abcdef0123456789abcdef01234567",
+                  reason:null, failures:0, next_retry:null, last_ok:1772575131.5},
+         "backup-gitlab": {result:"error", time:1772575132, commit:null,
+                  reason:"git push: fatal: could not read from remote repository git@secret-host.example:team/notes.git",
+                  failures:3, next_retry:1772575200, last_ok:1772570000}},
+  ($b): {origin: {result:"rejected", time:1772575133, commit:"fedcba9876543210fedcba9876543210fedcba98",
+                  reason:"! [rejected] main -> main (fetch first)", failures:1, next_retry:1772575140}}}' \
+  >"$dd/status/push.json"
 ssh-keygen -q -t ed25519 -N '' -C test -f "$RGS_TMP/key"
 SSH_PRIVATE_KEY=$(cat "$RGS_TMP/key") start_accept "$dd"
 url=http://127.0.0.1:$PORT
 curl -s "$url/health" >"$RGS_TMP/h"
-t_is "health includes worker.json" "$(jq -c .worker "$RGS_TMP/h")" '{"state":"ok","last_success":1772575130}'
-t_is "health includes push.json" "$(jq -c .push "$RGS_TMP/h")" '{"origin":{"result":"ok"}}'
+t_is "/health: status, spool depth, worker state and times, per remote result, time, failures" \
+  "$(jq -cS . "$RGS_TMP/h")" \
+  "$(jq -cnS '{status:"healthy", spool:{depth:0},
+     worker:{state:"ok", last_batch:1772575130, last_success:1772575120},
+     push:[{result:"error", time:1772575132, failures:3}, {result:"ok", time:1772575131.5, failures:0},
+           {result:"rejected", time:1772575133, failures:1}]}')"
+t_fails "/health: no ids, remote names, commits, error texts, pids" \
+  grep -qiE "$R1|$F1|$F2|origin|gitlab|0123456789abcdef|fedcba98|secret-host|rejected\]|fatal|4242|socat" "$RGS_TMP/h"
+t_fails "/health: no version, no authentication mode" grep -qE '"(version|auth)"' "$RGS_TMP/h"
+# status files with other shapes: unknown words and non-numbers left out
+echo '{"state":"<script>","last_batch":"yesterday","last_success":null}' >"$dd/status/worker.json"
+echo '{"x":{"origin":{"result":"pwned by /etc/passwd","time":"now","failures":-1}},"y":7}' >"$dd/status/push.json"
+t_is "/health: only known words and numbers are copied" "$(curl -s "$url/health" | jq -c '[.worker, .push]')" \
+  '[{"last_success":null},[{}]]'
+rm -rf "$dd/spool"; echo "not a directory" >"$dd/spool"
+t_is "/health: unreadable spool: depth null, no error text" "$(curl -s "$url/health" | jq -c .spool)" '{"depth":null}'
+rm -f "$dd/spool"
 curl -s "$url/api/pubkey" >"$RGS_TMP/pk"
 t_is "/api/pubkey equals ssh-keygen -y" "$(jq -r .public_key "$RGS_TMP/pk")" "$(ssh-keygen -y -f "$RGS_TMP/key" | cut -d' ' -f1,2)"
 t_is "/api/pubkey key_type" "$(jq -r .key_type "$RGS_TMP/pk")" ssh-ed25519
