@@ -25,8 +25,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define CDN_BASE "https://unpkg.com/swagger-ui-dist@5"
-
 static struct {
     const char *data_dir;
     char *secret;
@@ -309,29 +307,45 @@ static const char docs_init_js[] =
     "  });\n"
     "});\n";
 
+/* without local Swagger UI assets: a page that says so and links the
+ * description; no script of anyone else's is loaded (the original pulled
+ * Swagger UI from a CDN at a floating version without integrity check,
+ * relay.md §8) */
+static const char docs_missing_html[] =
+    "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+    "<title>relay-git-sync API</title>\n</head>\n<body>\n"
+    "<h1>relay-git-sync API</h1>\n"
+    "<p>The Swagger UI viewer is not installed here (its assets come from the npm package "
+    "<code>swagger-ui-dist</code>, installed by <code>make install</code> after "
+    "<code>npm ci</code> in <code>share/www</code>), and this service loads no scripts "
+    "from elsewhere.</p>\n"
+    "<p>The API description: <a href=\"openapi.yaml\">openapi.yaml</a> "
+    "(OpenAPI 3.1; any OpenAPI viewer shows it).</p>\n"
+    "</body>\n</html>\n";
+
 static void docs_page(response *r)
 {
-    bool local = swagger_dir() != NULL;
-    const char *base = local ? "docs" : CDN_BASE;
-    rgs_buf b = RGS_BUF_INIT;
-    rgs_buf_printf(&b,
-                   "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-                   "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-                   "<title>relay-git-sync API</title>\n"
-                   "<link rel=\"icon\" type=\"image/png\" href=\"%s/favicon-32x32.png\">\n"
-                   "<link rel=\"stylesheet\" href=\"%s/swagger-ui.css\">\n</head>\n<body>\n"
-                   "<div id=\"swagger-ui\"></div>\n"
-                   "<script src=\"%s/swagger-ui-bundle.js\"></script>\n"
-                   "<script src=\"docs/rgs-init.js\"></script>\n</body>\n</html>\n",
-                   base, base, base);
-    size_t n;
-    char *html = rgs_buf_steal(&b, &n);
-    set_bytes(r, 200, "text/html; charset=utf-8", html, n);
-    if (local)
-        snprintf(r->extra, sizeof r->extra,
-                 "Content-Security-Policy: default-src 'self'; img-src 'self' data:; "
-                 "style-src 'self' 'unsafe-inline'; script-src 'self'\r\n");
-    snprintf(r->note, sizeof r->note, "Swagger UI from %s", local ? "local assets" : "the CDN");
+    if (!swagger_dir()) {
+        set_bytes(r, 200, "text/html; charset=utf-8", rgs_xstrdup(docs_missing_html),
+                  sizeof docs_missing_html - 1);
+        snprintf(r->extra, sizeof r->extra, "Content-Security-Policy: default-src 'none'\r\n");
+        snprintf(r->note, sizeof r->note,
+                 "Swagger UI assets not installed (swagger-ui-dist): served the notice page");
+        return;
+    }
+    static const char html[] =
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+        "<title>relay-git-sync API</title>\n"
+        "<link rel=\"icon\" type=\"image/png\" href=\"docs/favicon-32x32.png\">\n"
+        "<link rel=\"stylesheet\" href=\"docs/swagger-ui.css\">\n</head>\n<body>\n"
+        "<div id=\"swagger-ui\"></div>\n"
+        "<script src=\"docs/swagger-ui-bundle.js\"></script>\n"
+        "<script src=\"docs/rgs-init.js\"></script>\n</body>\n</html>\n";
+    set_bytes(r, 200, "text/html; charset=utf-8", rgs_xstrdup(html), sizeof html - 1);
+    snprintf(r->extra, sizeof r->extra,
+             "Content-Security-Policy: default-src 'self'; img-src 'self' data:; "
+             "style-src 'self' 'unsafe-inline'; script-src 'self'\r\n");
 }
 
 static void docs_asset(response *r, const char *name)

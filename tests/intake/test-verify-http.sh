@@ -162,17 +162,24 @@ t_is "dry run: 200" "$(status_of -H "Authorization: Bearer $SECRET" -d "$(body)"
 t_is "dry run: nothing written" "$(find "$dd" -type f 2>/dev/null | wc -l)" 0
 kill "$ACCEPT_PID"; wait "$ACCEPT_PID" 2>/dev/null
 
-# --- where /docs and /openapi.yaml come from: an installed tree, and the
-# CDN fallback when swagger-ui-dist is not installed
+# --- where /docs and /openapi.yaml come from: an installed tree (local
+# Swagger UI assets, the normal case), and a notice page, not remote
+# scripts, when swagger-ui-dist is not installed
 if [ -d "$RGS_ROOT/share/www/node_modules/swagger-ui-dist" ]; then
   inst=$RGS_TMP/inst
   san=(); [[ $RGS_BIN == */san/bin ]] && san=(SAN=1)
   make -s -C "$RGS_ROOT" install "${san[@]}" BUILD="${RGS_BIN%/bin}" DESTDIR="$inst" PREFIX=/usr >/dev/null 2>&1
   if [ -x "$inst/usr/bin/rgs-verify" ]; then
-    printf 'GET /docs/swagger-ui.css HTTP/1.1\r\nHost: x\r\n\r\nGET /openapi.yaml HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' |
+    printf 'GET /docs HTTP/1.1\r\nHost: x\r\n\r\nGET /docs/swagger-ui.css HTTP/1.1\r\nHost: x\r\n\r\nGET /openapi.yaml HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' |
       env -u RGS_SHARE_DIR "$inst/usr/bin/rgs-verify" -d "$RGS_TMP/inst-data" >"$RGS_TMP/inst.out" 2>/dev/null
-    t_is "installed: Swagger UI assets found under PREFIX/share/rgs" "$(grep -ao 'HTTP/1.1 200 OK' "$RGS_TMP/inst.out" | wc -l)" 2
+    t_is "installed: /docs, a Swagger UI asset and openapi.yaml found under PREFIX/share/rgs" \
+      "$(grep -ao 'HTTP/1.1 200 OK' "$RGS_TMP/inst.out" | wc -l)" 3
+    t_ok "installed: /docs loads Swagger UI from /docs/" grep -q 'src="docs/swagger-ui-bundle.js"' "$RGS_TMP/inst.out"
     t_ok "installed: the installed openapi.yaml is served" grep -q '^openapi: 3.1' "$RGS_TMP/inst.out"
+    rm -rf "$inst/usr/share/rgs/swagger-ui"
+    printf 'GET /docs HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' |
+      env -u RGS_SHARE_DIR "$inst/usr/bin/rgs-verify" -d "$RGS_TMP/inst-data" >"$RGS_TMP/inst2.out" 2>/dev/null
+    t_ok "installed without swagger-ui: the notice page" grep -q 'Swagger UI viewer is not installed' "$RGS_TMP/inst2.out"
   else
     notok "make install put rgs-verify under DESTDIR"
   fi
@@ -181,10 +188,16 @@ else
 fi
 mkdir -p "$RGS_TMP/share-bare"
 cp "$RGS_ROOT/openapi.yaml" "$RGS_TMP/share-bare/"
-printf 'GET /docs HTTP/1.1\r\nHost: x\r\n\r\nGET /docs/swagger-ui.css HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' |
+printf 'GET /docs HTTP/1.1\r\nHost: x\r\n\r\nGET /docs/swagger-ui.css HTTP/1.1\r\nHost: x\r\n\r\nGET /openapi.yaml HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' |
   rgs-verify --share-dir "$RGS_TMP/share-bare" -d "$RGS_TMP/bare" >"$RGS_TMP/bare.out" 2>/dev/null
-t_ok "no local Swagger UI: /docs falls back to the CDN" grep -q 'src="https://unpkg.com/swagger-ui-dist@5/swagger-ui-bundle.js"' "$RGS_TMP/bare.out"
+sed -n '/^<!DOCTYPE/,/^<\/html>/p' "$RGS_TMP/bare.out" >"$RGS_TMP/bare.html"
+t_ok "no local Swagger UI: /docs says the assets are not installed" grep -q 'Swagger UI viewer is not installed' "$RGS_TMP/bare.html"
+t_ok "no local Swagger UI: the page links openapi.yaml" grep -q '<a href="openapi.yaml">' "$RGS_TMP/bare.html"
+t_fails "no local Swagger UI: no script, no remote URL in the page" grep -qiE '<script|https?://|//unpkg' "$RGS_TMP/bare.html"
+t_ok "no local Swagger UI: the page may load nothing (CSP default-src 'none')" \
+  grep -aq "^Content-Security-Policy: default-src 'none'" "$RGS_TMP/bare.out"
 t_ok "no local Swagger UI: its assets are 404" grep -aq 'HTTP/1.1 404 Not Found' "$RGS_TMP/bare.out"
+t_ok "no local Swagger UI: openapi.yaml still served" grep -q '^openapi: 3.1' "$RGS_TMP/bare.out"
 
 # --- by hand: a request file on stdin, the response on stdout
 b=$(body)
