@@ -37,6 +37,8 @@ struct rgs_http_conn {
     size_t line_len;       /* bytes in the current framing line so far */
     size_t lines;          /* non-empty framing lines of this request so far */
     int expect_crlf;       /* after a chunk's data: 2 = CR LF must follow, 1 = LF */
+    int pressure_fd;       /* readable while the listener is near its limit; -1 none */
+    double busy_idle;      /* idle seconds allowed under pressure */
 };
 
 static int fail(rgs_http_conn *c, int status, const char *text)
@@ -314,6 +316,7 @@ rgs_http_conn *rgs_http_conn_new(const rgs_http_limits *lim)
     c->settings.on_headers_complete = on_headers_complete;
     c->settings.on_body = on_body;
     c->settings.on_message_complete = on_message_complete;
+    c->pressure_fd = -1;
     conn_reset(c);
     return c;
 }
@@ -438,10 +441,27 @@ static int feed_pending(rgs_http_conn *c)
     return r;
 }
 
+void rgs_http_set_pressure(rgs_http_conn *c, int fd, double busy_idle)
+{
+    c->pressure_fd = fd;
+    c->busy_idle = busy_idle;
+}
+
+bool rgs_http_pressure(const rgs_http_conn *c)
+{
+    if (c->pressure_fd < 0)
+        return false;
+    struct pollfd p = {.fd = c->pressure_fd, .events = POLLIN};
+    /* readable: the byte the listener keeps there; POLLHUP: the listener
+     * is gone (stopping): both mean close idle connections early */
+    return poll(&p, 1, 0) == 1 && (p.revents & (POLLIN | POLLHUP | POLLERR));
+}
+
 int rgs_http_read_request(rgs_http_conn *c, int in_fd, int out_fd, double idle_timeout,
                           double request_timeout)
 {
-    double idle_deadline = rgs_mono() + idle_timeout;
+    double start = rgs_mono();
+    double idle_deadline = start + idle_timeout;
     double req_deadline = 0;
     for (;;) {
         int r = feed_pending(c);
@@ -457,7 +477,19 @@ int rgs_http_read_request(rgs_http_conn *c, int in_fd, int out_fd, double idle_t
                 return 0; /* the peer is gone */
             c->continue_sent = true;
         }
-        double deadline = c->started ? req_deadline : idle_deadline;
+        /* waiting for a request's first byte: under pressure only
+         * busy_idle seconds; otherwise also wake when pressure begins */
+        bool watch = false;
+        double deadline = req_deadline;
+        if (!c->started) {
+            deadline = idle_deadline;
+            if (rgs_http_pressure(c)) {
+                if (start + c->busy_idle < deadline)
+                    deadline = start + c->busy_idle;
+            } else {
+                watch = c->pressure_fd >= 0;
+            }
+        }
         double left = deadline - rgs_mono();
         if (left <= 0) {
             if (!c->started)
@@ -465,16 +497,16 @@ int rgs_http_read_request(rgs_http_conn *c, int in_fd, int out_fd, double idle_t
             fail(c, 408, "request not complete within the read deadline");
             return -1;
         }
-        struct pollfd pfd = {.fd = in_fd, .events = POLLIN};
-        int pr = poll(&pfd, 1, (int)(left * 1000) + 1);
+        struct pollfd pfd[2] = {{.fd = in_fd, .events = POLLIN}, {.fd = c->pressure_fd, .events = POLLIN}};
+        int pr = poll(pfd, watch ? 2 : 1, (int)(left * 1000) + 1);
         if (pr < 0) {
             if (errno == EINTR)
                 continue;
             fail(c, 400, "poll failed");
             return -1;
         }
-        if (pr == 0)
-            continue; /* deadline check above */
+        if (pr == 0 || !pfd[0].revents)
+            continue; /* the deadline or the pressure: checked above */
         if (c->pending_off) { /* compact */
             memmove(c->pending.data, c->pending.data + c->pending_off,
                     c->pending.len - c->pending_off);

@@ -121,8 +121,9 @@ const char *rgs_http_field_get(const rgs_http_request *r, const char *name, unsi
 /* rgs_http_read_request: read one request from `in_fd` (a socket, pipe or
  * file), writing "100 Continue" to `out_fd` when asked for.
  * `idle_timeout`: seconds to wait for the first byte of the request (the
- * keep-alive idle time); `request_timeout`: seconds from the first byte to
- * the complete request (slow clients).
+ * keep-alive idle time; less under pressure, see rgs_http_set_pressure);
+ * `request_timeout`: seconds from the first byte to the complete request
+ * (slow clients).
  * Returns  1: a request is ready (rgs_http_request_of);
  *          0: the peer closed, or stayed idle past idle_timeout without
  *             sending a byte: close without answering;
@@ -130,6 +131,19 @@ const char *rgs_http_field_get(const rgs_http_request *r, const char *name, unsi
  *             for malformed input; 400 for a read error) and close. */
 int rgs_http_read_request(rgs_http_conn *c, int in_fd, int out_fd, double idle_timeout,
                           double request_timeout);
+
+/* rgs_http_set_pressure: `fd` (or -1 for none) is readable (or hung up)
+ * while the listener is close to its connection limit or stopping; the
+ * connection does not own it.  While it is, rgs_http_read_request waits at
+ * most `busy_idle` seconds for the first byte of a request (instead of
+ * `idle_timeout`), and a wait that began before is cut to that too, so
+ * idle keep-alive connections give their slot to waiting clients.
+ * rgs-accept(1) passes such a descriptor (a pipe holding one byte while
+ * it is busy) as RGS_PRESSURE_FD. */
+void rgs_http_set_pressure(rgs_http_conn *c, int fd, double busy_idle);
+/* rgs_http_pressure: true while the pressure descriptor says so (never
+ * without one). */
+bool rgs_http_pressure(const rgs_http_conn *c);
 
 /* rgs_http_respond: write one response to `fd`: status line (HTTP/1.1 and
  * the standard reason phrase), Date, Content-Type (when ctype is not

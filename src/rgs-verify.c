@@ -31,6 +31,9 @@ static struct {
     enum rgs_auth_mode mode;
     rgs_http_limits lim;
     double timeout, idle, tolerance;
+    double busy_idle, lifetime;
+    unsigned long max_requests;
+    int pressure_fd; /* RGS_PRESSURE_FD from rgs-accept, -1 none */
     const char *share_opt;
     bool dry_run;
     char peer[80];
@@ -57,6 +60,11 @@ static void usage(FILE *f)
           "      --max-headers N         header field count limit (100)\n"
           "      --timeout SECONDS       read deadline for one request (10)\n"
           "      --idle-timeout SECONDS  keep-alive idle time between requests (15)\n"
+          "      --max-requests N        requests on one connection, then close (100)\n"
+          "      --max-lifetime SECONDS  age of a connection after which it is closed\n"
+          "                              once its request is answered (60)\n"
+          "      --busy-idle-timeout S   idle time while the listener is near its\n"
+          "                              limit (RGS_PRESSURE_FD from rgs-accept) (1)\n"
           "      --tolerance SECONDS     Svix timestamp window (300)\n"
           "      --share-dir DIR         where openapi.yaml and Swagger UI are\n"
           "                              [RGS_SHARE_DIR] (found next to the program)\n"
@@ -96,7 +104,7 @@ static char *read_secret_file(const char *path)
 static void parse_args(int argc, char **argv)
 {
     enum { O_SECRET = 256, O_SECRET_FILE, O_MAX_BODY, O_MAX_HDR_BYTES, O_MAX_HDRS, O_TIMEOUT,
-           O_IDLE, O_TOL, O_SHARE, O_VERSION };
+           O_IDLE, O_TOL, O_SHARE, O_VERSION, O_MAX_REQ, O_LIFETIME, O_BUSY_IDLE };
     static const struct option opts[] = {
         {"data-dir", required_argument, NULL, 'd'},
         {"webhook-secret", required_argument, NULL, O_SECRET},
@@ -106,6 +114,9 @@ static void parse_args(int argc, char **argv)
         {"max-headers", required_argument, NULL, O_MAX_HDRS},
         {"timeout", required_argument, NULL, O_TIMEOUT},
         {"idle-timeout", required_argument, NULL, O_IDLE},
+        {"max-requests", required_argument, NULL, O_MAX_REQ},
+        {"max-lifetime", required_argument, NULL, O_LIFETIME},
+        {"busy-idle-timeout", required_argument, NULL, O_BUSY_IDLE},
         {"tolerance", required_argument, NULL, O_TOL},
         {"share-dir", required_argument, NULL, O_SHARE},
         {"dry-run", no_argument, NULL, 'n'},
@@ -119,6 +130,9 @@ static void parse_args(int argc, char **argv)
     cfg.timeout = 10;
     cfg.idle = 15;
     cfg.tolerance = 300;
+    cfg.max_requests = 100;
+    cfg.lifetime = 60;
+    cfg.busy_idle = 1;
     const char *env = getenv("WEBHOOK_SECRET");
     cfg.secret = rgs_xstrdup(env ? env : "");
     int c;
@@ -155,6 +169,21 @@ static void parse_args(int argc, char **argv)
             if (!rgs_parse_seconds(optarg, &cfg.idle) || cfg.idle <= 0)
                 rgs_die(RGS_EX_PERM, "option '--idle-timeout': want seconds > 0");
             break;
+        case O_MAX_REQ: {
+            size_t v;
+            if (!parse_size(optarg, &v))
+                rgs_die(RGS_EX_PERM, "option '--max-requests': want a count > 0");
+            cfg.max_requests = v;
+            break;
+        }
+        case O_LIFETIME:
+            if (!rgs_parse_seconds(optarg, &cfg.lifetime) || cfg.lifetime <= 0)
+                rgs_die(RGS_EX_PERM, "option '--max-lifetime': want seconds > 0");
+            break;
+        case O_BUSY_IDLE:
+            if (!rgs_parse_seconds(optarg, &cfg.busy_idle) || cfg.busy_idle < 0)
+                rgs_die(RGS_EX_PERM, "option '--busy-idle-timeout': want seconds >= 0");
+            break;
         case O_TOL:
             if (!rgs_parse_seconds(optarg, &cfg.tolerance) || cfg.tolerance <= 0)
                 rgs_die(RGS_EX_PERM, "option '--tolerance': want seconds > 0");
@@ -174,6 +203,25 @@ static void parse_args(int argc, char **argv)
     cfg.mode = rgs_webhook_auth_mode(cfg.secret);
     if (!cfg.lim.max_body)
         cfg.lim.max_body = RGS_HTTP_DEFAULT_MAX_BODY;
+}
+
+/* RGS_PRESSURE_FD (rgs-accept(1)): a pipe that is readable while the
+ * listener is near its connection limit or stopping; anything else in the
+ * variable is ignored */
+static void set_pressure(void)
+{
+    cfg.pressure_fd = -1;
+    const char *v = getenv("RGS_PRESSURE_FD");
+    if (!v || !*v)
+        return;
+    char *end;
+    long fd = strtol(v, &end, 10);
+    struct stat st;
+    if (*end || fd < 3 || fd > 1024 || fstat((int)fd, &st) < 0 || !S_ISFIFO(st.st_mode)) {
+        rgs_debug("RGS_PRESSURE_FD '%.20s': not an inherited pipe; ignored", v);
+        return;
+    }
+    cfg.pressure_fd = (int)fd;
 }
 
 static void set_peer(void)
@@ -712,11 +760,20 @@ int main(int argc, char **argv)
     set_peer();
     tune_socket(STDOUT_FILENO);
 
+    set_pressure();
     rgs_http_conn *conn = rgs_http_conn_new(&cfg.lim);
+    rgs_http_set_pressure(conn, cfg.pressure_fd, cfg.busy_idle);
     bool first = true;
+    /* one client must not hold a connection slot for ever: at most
+     * --max-requests requests and --max-lifetime seconds per connection */
+    double born = rgs_mono();
+    unsigned long served = 0;
     for (;;) {
-        int rc = rgs_http_read_request(conn, STDIN_FILENO, STDOUT_FILENO,
-                                       first ? cfg.timeout : cfg.idle, cfg.timeout);
+        double idle = first ? cfg.timeout : cfg.idle;
+        double left = born + cfg.lifetime - rgs_mono();
+        if (!first && left < idle)
+            idle = left; /* no new request after the lifetime: close when it is over */
+        int rc = rgs_http_read_request(conn, STDIN_FILENO, STDOUT_FILENO, idle, cfg.timeout);
         double t0 = rgs_mono();
         response r = {0};
         if (rc == 0) /* closed by the peer, or idle: close quietly */
@@ -740,10 +797,15 @@ int main(int argc, char **argv)
             break;
         }
         first = false;
+        served++;
         const rgs_http_request *req = rgs_http_request_of(conn);
         bool head = false;
         route(&r, req, &head);
-        bool keep = req->keep_alive && !r.close;
+        /* close after this answer: the client asked, the connection has
+         * had its share (requests, lifetime), or the listener is near its
+         * limit (rgs-accept): others wait for a slot in its listen queue */
+        bool keep = req->keep_alive && !r.close && served < cfg.max_requests &&
+                    rgs_mono() - born < cfg.lifetime && !rgs_http_pressure(conn);
         char extra[640];
         snprintf(extra, sizeof extra, "X-Content-Type-Options: nosniff\r\n%s", r.extra);
         int wrc = rgs_http_respond(STDOUT_FILENO, r.status, r.ctype, extra, r.body, r.len, head,

@@ -44,7 +44,8 @@ run() { # NAME LISTENER [rgs-verify options]
   mkdir -p "$dd"
   sync # start each run with no writeback left over from the last one
   if [ "$l" = accept ]; then
-    RELAY_GIT_DATA_DIR=$dd rgs-accept -q -c 1024 127.0.0.1 0 rgs-verify "$@" >"$RGS_TMP/port" 2>"$RGS_TMP/server.log" &
+    # -p 0: all of wrk's connections come from 127.0.0.1 (no per-peer limit)
+    RELAY_GIT_DATA_DIR=$dd rgs-accept -q -c 1024 -p 0 127.0.0.1 0 rgs-verify "$@" >"$RGS_TMP/port" 2>"$RGS_TMP/server.log" &
     pid=$!
     local i=0; while [ ! -s "$RGS_TMP/port" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done
     port=$(cat "$RGS_TMP/port"); rm -f "$RGS_TMP/port"

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static int n_test, n_fail;
@@ -330,6 +331,59 @@ static void test_io(void)
     ok(r == 0, "peer closed: 0");
     close(sv[0]);
     rgs_http_conn_free(c);
+
+    /* pressure (rgs_http_set_pressure): a pipe with a byte in it means the
+     * listener is near its limit: idle waits shrink to busy_idle */
+    int pp[2];
+    if (pipe(pp) < 0 || socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0) {
+        ok(0, "pipe, socketpair");
+        return;
+    }
+    c = rgs_http_conn_new(NULL);
+    rgs_http_set_pressure(c, pp[0], 0.2);
+    ok(!rgs_http_pressure(c), "pressure: an empty pipe: none");
+    rgs_write_all(sv[1], "GET /a HTTP/1.1\r\nHost: a\r\n\r\n", 28);
+    ok(rgs_http_read_request(c, sv[0], sv[0], 0.5, 5) == 1, "pressure: none: a request is read");
+    rgs_http_next(c);
+    rgs_write_all(pp[1], "p", 1);
+    ok(rgs_http_pressure(c), "pressure: a byte in the pipe: on");
+    t0 = rgs_mono();
+    ok(rgs_http_read_request(c, sv[0], sv[0], 30, 5) == 0, "pressure: an idle connection is closed quietly");
+    ok(rgs_mono() - t0 < 10, "pressure: after busy_idle, not the 30 s idle timeout");
+    /* a request that has begun is not cut */
+    rgs_write_all(sv[1], "GET /b HTTP/1.1\r\n", 17);
+    p = fork();
+    if (p == 0) {
+        struct timespec ts = {0, 500 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+        rgs_write_all(sv[1], "Host: a\r\n\r\n", 11);
+        _exit(0);
+    }
+    ok(rgs_http_read_request(c, sv[0], sv[0], 30, 5) == 1 && !strcmp(rgs_http_request_of(c)->path, "/b"),
+       "pressure: a request in progress past busy_idle completes");
+    waitpid(p, NULL, 0);
+    rgs_http_next(c);
+    /* pressure that begins while a connection waits idle */
+    char byte;
+    ok(read(pp[0], &byte, 1) == 1 && !rgs_http_pressure(c), "pressure: drained: off again");
+    p = fork();
+    if (p == 0) {
+        struct timespec ts = {0, 300 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+        rgs_write_all(pp[1], "p", 1);
+        _exit(0);
+    }
+    t0 = rgs_mono();
+    ok(rgs_http_read_request(c, sv[0], sv[0], 30, 5) == 0 && rgs_mono() - t0 < 10,
+       "pressure: beginning during an idle wait ends it early");
+    waitpid(p, NULL, 0);
+    ok(read(pp[0], &byte, 1) == 1, "pressure: the byte was there");
+    close(pp[1]);
+    ok(rgs_http_pressure(c), "pressure: the listener gone (pipe hung up): on");
+    rgs_http_conn_free(c);
+    close(pp[0]);
+    close(sv[0]);
+    close(sv[1]);
 
     /* respond: one write, parsable status line, HEAD without body */
     if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0)
