@@ -267,26 +267,19 @@ static void writer_close(void)
     w.data_dir = NULL;
 }
 
-/* fsync the directories a new log/current depends on: log/ (its entry),
- * new/ (a log a writer rotated without fsync keeps its new name before the
- * old one is reused), the spool itself and the data directory (both may
- * have just been created) */
-static int sync_for_new_log(const char *data_dir)
-{
-    if (rgs_fsync_dir(w.dfd, "log") < 0 || rgs_fsync_dir(w.dfd, "new") < 0 ||
-        rgs_fsync_dir(w.dfd, ".") < 0 || rgs_fsync_dir(AT_FDCWD, data_dir) < 0)
-        return -1;
-    return 0;
-}
-
 /* open log/current, creating it when missing.  A writer appends only under
  * the log's exclusive flock and answers 200 after its fdatasync, which
  * does not cover the log's directory entry.  So a new log becomes visible
  * only while its creator holds that lock, and the lock is released only
- * once the entry is durable: created as tmp/<base>.log, locked, fsync'd,
- * linked as log/current (EEXIST: another writer was first; use its log,
- * whose lock it holds until its entry is durable), the tmp name removed,
- * the directories fsync'd (sync_for_new_log), then unlocked. */
+ * once the entry is durable:
+ *   1. created as tmp/<base>.log and locked, fsync'd;
+ *   2. still private (nobody waits): fsync of new/ (a log a writer rotated
+ *      there without fsync keeps that name before its old one is reused),
+ *      of the spool and of the data directory (either may be new);
+ *   3. linked as log/current (EEXIST: another writer was first; use its
+ *      log, whose lock it holds until its entry is durable), the tmp name
+ *      removed, log/ fsync'd - the only sync other writers wait for;
+ *   4. unlocked.  If a sync fails, the log is removed again. */
 static int open_current(const char *data_dir)
 {
     const int flags = O_RDWR | O_APPEND | O_CLOEXEC | O_NOFOLLOW;
@@ -304,6 +297,11 @@ static int open_current(const char *data_dir)
     int rc = flock(fd, LOCK_EX);
     if (rc == 0)
         rc = fsync(fd);
+    if (rc == 0)
+        rc = make_dirs(data_dir); /* new/ and log/ as well (rare: once per log) */
+    if (rc == 0 && (rgs_fsync_dir(w.dfd, "new") < 0 || rgs_fsync_dir(w.dfd, ".") < 0 ||
+                    rgs_fsync_dir(AT_FDCWD, data_dir) < 0))
+        rc = -1;
     if (rc == 0) {
         rc = linkat(w.dfd, tmp, w.dfd, "log/current", 0);
         if (rc < 0 && errno == ENOENT && make_dirs(data_dir) == 0) /* log/ removed meanwhile */
@@ -318,7 +316,7 @@ static int open_current(const char *data_dir)
         errno = saved;
         return -1;
     }
-    if (sync_for_new_log(data_dir) < 0) {
+    if (rgs_fsync_dir(w.dfd, "log") < 0) {
         /* not known to be durable: withdraw it before anyone can append
          * (they wait for our lock, then see that it is no longer current) */
         saved = errno;

@@ -36,9 +36,9 @@
  * exclusive flock(2) to log/current, then fdatasync(2).  fdatasync does not
  * cover the log's directory entry, so a new log is made durable before any
  * writer can append to it: created as tmp/<base>.log and locked by its
- * creator, fsync'd, linked as log/current (link(2) fails if another writer
- * was first), then log/, new/, spool/ and the data directory are fsync'd,
- * and only then is the lock released (if that fails the log is removed
+ * creator, fsync'd (with new/, spool/ and the data directory), linked as
+ * log/current (link(2) fails if another writer was first), log/ fsync'd,
+ * and only then is the lock released (if the sync fails the log is removed
  * again).  Other writers opening the new log wait for that lock.  A log is rotated by rename(2) into
  * new/, by a writer when it exceeds 4 MiB (no fsync: its records are
  * durable under either name, and both are read) or by rgs_spool_claim

@@ -30,17 +30,19 @@ static char root[4096];
 
 /* fsync(2) as the spool code linked into this program sees it (a
  * definition in the program takes precedence over libc's): normally the
- * real system call.  With gate_fd set, the first fsync of a directory
- * writes a byte to note_fd and waits for a byte on gate_fd before syncing
- * (a writer paused in the middle of making a new log durable); with
- * fail_dir_sync set, fsync of a directory fails with EIO. */
+ * real system call.  With gate_fd set, the first fsync of the directory
+ * with inode gate_ino writes a byte to note_fd and waits for a byte on
+ * gate_fd before syncing (a writer paused in the middle of making a new
+ * log durable); with fail_ino set, fsync of that directory fails with
+ * EIO. */
 static int gate_fd = -1, note_fd = -1;
-static bool fail_dir_sync;
+static ino_t gate_ino, fail_ino;
 int fsync(int fd)
 {
     struct stat st;
-    if ((gate_fd >= 0 || fail_dir_sync) && fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
-        if (fail_dir_sync) {
+    if ((gate_fd >= 0 || fail_ino) && fstat(fd, &st) == 0 && S_ISDIR(st.st_mode) &&
+        (st.st_ino == gate_ino || st.st_ino == fail_ino)) {
+        if (st.st_ino == fail_ino) {
             errno = EIO;
             return -1;
         }
@@ -406,9 +408,20 @@ static void test_log(void)
  * and is held inside its first directory fsync; writer B, started then,
  * must not finish before A is let go.  (Before the fix B appended to the
  * visible but not yet durable log and returned at once.) */
+static ino_t dir_ino(const char *dir, const char *sub)
+{
+    char *p = rgs_xasprintf("%s/spool/%s", dir, sub);
+    rgs_mkdirs(p, 0700);
+    struct stat st;
+    ino_t ino = stat(p, &st) == 0 ? st.st_ino : 0;
+    free(p);
+    return ino;
+}
+
 static void test_new_log_order(void)
 {
     char *d = dd("order");
+    gate_ino = dir_ino(d, "log");
     int gate[2], note[2];
     if (pipe(gate) < 0 || pipe(note) < 0) {
         ok(0, "order: pipes");
@@ -424,7 +437,7 @@ static void test_new_log_order(void)
     }
     char c;
     bool paused = read(note[0], &c, 1) == 1;
-    ok(paused, "order: writer A is inside a directory fsync of its new log");
+    ok(paused, "order: writer A is inside the fsync of log/ for its new log");
     char *cur = rgs_xasprintf("%s/spool/log/current", d);
     struct stat st;
     ok(stat(cur, &st) == 0 && st.st_size == 0, "order: log/current is visible, empty");
@@ -468,7 +481,7 @@ static void test_new_log_order(void)
 
     /* a new log whose directory entry cannot be made durable is withdrawn */
     char *d2 = dd("order-eio");
-    fail_dir_sync = true;
+    fail_ino = dir_ino(d2, "log");
     json_t *r = hook(3);
     char nm[96];
     pid_t e = fork();
@@ -476,9 +489,9 @@ static void test_new_log_order(void)
         _exit(rgs_spool_put(d2, r, nm) == -1 && errno == EIO ? 0 : 1);
     int ste = 0;
     waitpid(e, &ste, 0);
-    fail_dir_sync = false;
+    fail_ino = 0;
     char *cur2 = rgs_xasprintf("%s/spool/log/current", d2);
-    ok(WIFEXITED(ste) && WEXITSTATUS(ste) == 0, "order: directory fsync fails -> put fails with EIO");
+    ok(WIFEXITED(ste) && WEXITSTATUS(ste) == 0, "order: fsync of log/ fails -> put fails with EIO");
     ok(stat(cur2, &st) < 0 && count_files(d2, "tmp") == 0, "order: the new log is withdrawn");
     pid_t f = fork();
     if (f == 0)
