@@ -57,51 +57,63 @@ tick_time() {
   printf '{"v":1,"type":"applied","relay":"%s","folder":"%s","op":"write","path":"%s","users":[],"time":1}\n' "$R" "$F" "$3" |
     "$1/rgs-commit" -q -d "$2" >/dev/null
   local t0 t1
+  sync   # syncfs flushes the whole file system: start from what the others left written out
   t0=$(now); printf '{"v":1,"type":"tick","time":100,"final":true}\n' | "$1/rgs-commit" -q -d "$2" >/dev/null; t1=$(now)
   ms "$t0" "$t1"
 }
 
-echo "commit of one changed note (median of $ROUNDS, ms) on $(uname -n), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)."
+echo "commit of one changed note (median and minimum of $ROUNDS, ms) on $(uname -n), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)."
 echo "rgs-commit: the tick's whole run (process start, config, journal, blob + trees from the parent's"
 echo "tree, git update-index of the changed entries, commit; made durable with one syncfs)."
 echo "git-cli: 'git add -A && git commit -q' (git's default: no fsync); git-cli-fsync: the same with"
-echo "core.fsync=all, as durable as rgs-commit.  ratio = rgs-commit / git-cli."
+echo "core.fsync=all, as durable as rgs-commit.  ratio = rgs-commit / git-cli (medians).  Every round"
+echo "visits every size in turn, so a busy moment of the machine hits all sizes alike; each rgs-commit"
+echo "run starts after a sync(1), so its syncfs writes out its own changes, not the git CLI's."
 [ -n "$BASE_BIN" ] && echo "base: the rgs-commit in $BASE_BIN, same rounds, its own copy of the repository."
-printf '%-11s %12s %12s %14s %8s' files rgs-commit git-cli git-cli-fsync ratio
-[ -n "$BASE_BIN" ] && printf ' %12s' base
-echo
+declare -A ours theirs durable base
 for size in $SIZES; do
   n=${size%deep} layout=flat
   [ "$n" != "$size" ] && layout=deep
   D=$tmp/data$size
   mkdir -p "$D/repos/$R"
   make_repo "$D/repos/$R/$F" "$n" "$layout"
-  W=$D/repos/$R/$F
-  cp -a "$W" "$tmp/cli$size"
-  if [ -n "$BASE_BIN" ]; then mkdir -p "$tmp/base$size/repos/$R"; cp -a "$W" "$tmp/base$size/repos/$R/$F"; fi
-  dir=$(note_dir 0 "$layout")
-  ours=() theirs=() durable=() base=()
-  for i in $(seq 1 "$ROUNDS"); do
-    f=$dir/n0000$((i % 10)).md
+  cp -a "$D/repos/$R/$F" "$tmp/cli$size"
+  if [ -n "$BASE_BIN" ]; then mkdir -p "$tmp/base$size/repos/$R"; cp -a "$D/repos/$R/$F" "$tmp/base$size/repos/$R/$F"; fi
+  ours[$size]="" theirs[$size]="" durable[$size]="" base[$size]=""
+done
+sync   # rgs-commit's syncfs would otherwise also write out the repositories just made
+for i in $(seq 1 "$ROUNDS"); do
+  for size in $SIZES; do
+    layout=flat; [ "${size%deep}" != "$size" ] && layout=deep
+    D=$tmp/data$size W=$tmp/data$size/repos/$R/$F
+    f=$(note_dir 0 "$layout")/n0000$((i % 10)).md
     echo "edit $i" >>"$W/$f"
-    ours+=("$(tick_time "$BIN" "$D" "$f")")
+    ours[$size]+=" $(tick_time "$BIN" "$D" "$f")"
     if [ -n "$BASE_BIN" ]; then
       echo "edit $i" >>"$tmp/base$size/repos/$R/$F/$f"
-      base+=("$(tick_time "$BASE_BIN" "$tmp/base$size" "$f")")
+      base[$size]+=" $(tick_time "$BASE_BIN" "$tmp/base$size" "$f")"
     fi
     echo "edit $i" >>"$tmp/cli$size/$f"
     t0=$(now); (cd "$tmp/cli$size" && git add -A && git commit -q -m "Auto-sync"); t1=$(now)
-    theirs+=("$(ms "$t0" "$t1")")
+    theirs[$size]+=" $(ms "$t0" "$t1")"
     echo "again $i" >>"$tmp/cli$size/$f"
     t0=$(now); (cd "$tmp/cli$size" && git add -A && git -c core.fsync=all -c core.fsyncMethod=fsync commit -q -m "Auto-sync"); t1=$(now)
-    durable+=("$(ms "$t0" "$t1")")
+    durable[$size]+=" $(ms "$t0" "$t1")"
   done
-  a=$(printf '%s\n' "${ours[@]}" | median); b=$(printf '%s\n' "${theirs[@]}" | median)
-  c=$(printf '%s\n' "${durable[@]}" | median)
+done
+med() { printf '%s\n' $1 | median; }
+least() { printf '%s\n' $1 | sort -n | head -1; }
+printf '%-11s %18s %12s %14s %8s' files "rgs-commit (min)" git-cli git-cli-fsync ratio
+[ -n "$BASE_BIN" ] && printf ' %18s' "base (min)"
+echo
+for size in $SIZES; do
+  W=$tmp/data$size/repos/$R/$F
+  a=$(med "${ours[$size]}") b=$(med "${theirs[$size]}") c=$(med "${durable[$size]}")
   [ "$(git -C "$W" rev-list --count HEAD)" = $((ROUNDS + 1)) ] || echo "(rgs-commit made $(git -C "$W" rev-list --count HEAD) commits!)"
   git -C "$W" diff-index --cached --quiet HEAD -- || echo "(the index of rgs-commit's repository does not match HEAD!)"
-  printf '%-11s %12s %12s %14s %8s' "$size" "$a" "$b" "$c" "$(awk -v a="$a" -v b="$b" 'BEGIN {printf "%.2f", a / b}')"
-  [ -n "$BASE_BIN" ] && printf ' %12s' "$(printf '%s\n' "${base[@]}" | median)"
+  printf '%-11s %18s %12s %14s %8s' "$size" "$a ($(least "${ours[$size]}"))" "$b" "$c" \
+    "$(awk -v a="$a" -v b="$b" 'BEGIN {printf "%.2f", a / b}')"
+  [ -n "$BASE_BIN" ] && printf ' %18s' "$(med "${base[$size]}") ($(least "${base[$size]}"))"
   echo
   rm -rf "$tmp/cli$size" "$tmp/base$size"
 done
