@@ -132,7 +132,8 @@ install: tools
 	install -m 0644 openapi.yaml $(DESTDIR)$(DATAROOT)/rgs/openapi.yaml
 	if [ -d share/www/node_modules/swagger-ui-dist ]; then \
 	  install -d $(DESTDIR)$(DATAROOT)/rgs/swagger-ui && \
-	  cp -R share/www/node_modules/swagger-ui-dist/. $(DESTDIR)$(DATAROOT)/rgs/swagger-ui/; fi
+	  cp -R share/www/node_modules/swagger-ui-dist/. $(DESTDIR)$(DATAROOT)/rgs/swagger-ui/; \
+	else echo "make install: warning: share/www/node_modules/swagger-ui-dist missing (run tests/setup --demo or npm ci in share/www): /docs will show a notice instead of Swagger UI" >&2; fi
 	for s in 1 5 7; do for f in share/man/man$$s/*.$$s; do [ -e "$$f" ] || continue; \
 	  install -m 0644 "$$f" $(DESTDIR)$(MANDIR)/man$$s/; done; done
 	install -m 0644 share/deps/*.txt share/systemd/relay-git-sync.service bin/rgs-glue.sh $(DESTDIR)$(DATAROOT)/rgs/

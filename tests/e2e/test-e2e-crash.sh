@@ -4,6 +4,7 @@
 # ends identical to Relay, no edit lost, the repository sound (git fsck), no
 # stale lock, the spool drained.  Webhooks sent while the service was down
 # are lost, as with Relay (no retries): the start-up reconcile heals that.
+# The server runs with --listener rgs-accept here (test-e2e-live: socat).
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/e2elib.sh"
 [ -x /usr/sbin/sshd ] || { skip "no sshd (openssh-server)"; done_testing; }
@@ -17,7 +18,7 @@ diag "seed $seed"
 start_sshd
 setup_remote "ssh://$(id -un)@127.0.0.1:$SSH_PORT$RGS_TMP/remote.git"
 start_standin
-start_server
+start_server --listener rgs-accept
 t_ok "first sync" wait_remote_change 0 120
 t_ok "quiet after the first sync" wait_quiet 120
 
@@ -44,7 +45,7 @@ for round in 1 2; do
   pgrep -f "rgs-(verify|queue|fetch|plan|apply|commit)" -a | grep -F -- "$DATA" >alive.txt
   t_ok "round $round: nothing of the service survives" test ! -s alive.txt
   wait "$bp"; t_is "round $round: the burst finished in Relay" "$?" 0
-  start_server
+  start_server --listener rgs-accept
   t_ok "round $round: service back" wait_port "$PORT" 20
   t_ok "round $round: settles" wait_quiet 180
   remote_equals_relay "round $round: the remote equals Relay byte for byte (no edit lost)"
