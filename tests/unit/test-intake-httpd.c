@@ -18,15 +18,8 @@
 #include <time.h>
 #include <unistd.h>
 
-static int n_test, n_fail;
-static void ok(int cond, const char *name)
-{
-    n_test++;
-    if (!cond)
-        n_fail++;
-    printf("%sok %d - %s\n", cond ? "" : "not ", n_test, name);
-    fflush(stdout);
-}
+#include "tap.h"
+
 
 /* feed all at once; returns result, sets status */
 static int feed_all(rgs_http_conn *c, const char *s, size_t n, size_t *used)

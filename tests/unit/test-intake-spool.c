@@ -16,15 +16,8 @@
 #include <time.h>
 #include <unistd.h>
 
-static int n_test, n_fail;
-static void ok(int cond, const char *name)
-{
-    n_test++;
-    if (!cond)
-        n_fail++;
-    printf("%sok %d - %s\n", cond ? "" : "not ", n_test, name);
-    fflush(stdout);
-}
+#include "tap.h"
+
 
 static char root[4096];
 

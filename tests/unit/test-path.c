@@ -13,14 +13,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static int n_test, n_fail;
-static void ok(int cond, const char *name)
-{
-    n_test++;
-    if (!cond)
-        n_fail++;
-    printf("%sok %d - %s\n", cond ? "" : "not ", n_test, name);
-}
+#include "tap.h"
+
 
 static const char *why_of(const char *p, size_t n, unsigned flags)
 {

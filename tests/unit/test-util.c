@@ -13,14 +13,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static int n_test, n_fail;
-static void ok(int cond, const char *name)
-{
-    n_test++;
-    if (!cond)
-        n_fail++;
-    printf("%sok %d - %s\n", cond ? "" : "not ", n_test, name);
-}
+#include "tap.h"
+
 
 static void test_uuid(void)
 {

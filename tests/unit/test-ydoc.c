@@ -19,20 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int n_test, n_fail;
-static void ok(int cond, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void ok(int cond, const char *fmt, ...)
-{
-    va_list ap;
-    n_test++;
-    if (!cond)
-        n_fail++;
-    printf("%sok %d - ", cond ? "" : "not ", n_test);
-    va_start(ap, fmt);
-    vprintf(fmt, ap);
-    va_end(ap);
-    putchar('\n');
-}
+#include "tap.h"
+
 
 static size_t unhex(const char *h, uint8_t **out)
 {
@@ -73,7 +61,7 @@ static char *json_of(const rgs_ydoc *d, const char *root, enum rgs_ykind k, unsi
 static void is_json(const rgs_ydoc *d, const char *root, enum rgs_ykind k, const char *want, const char *name)
 {
     char *got = json_of(d, root, k, 0);
-    ok(!strcmp(got, want), "%s", name);
+    okf(!strcmp(got, want), "%s", name);
     if (strcmp(got, want))
         printf("# got:  %s\n# want: %s\n", got, want);
     free(got);
@@ -83,7 +71,7 @@ static void is_dump(const rgs_ydoc *d, const char *want, const char *name)
 {
     rgs_buf b = RGS_BUF_INIT;
     rgs_ydoc_dump(d, &b);
-    ok(b.data && !strcmp(b.data, want), "%s", name);
+    okf(b.data && !strcmp(b.data, want), "%s", name);
     if (!b.data || strcmp(b.data, want))
         printf("# got:\n%s# want:\n%s", b.data ? b.data : "", want);
     rgs_buf_free(&b);
@@ -94,17 +82,17 @@ static void test_golden(void)
 {
     rgs_ydoc_err e;
     rgs_ydoc *d = dec_hex("01 01 01 00 04 01 01 74 05 68 65 6c 6c 6f 00", &e);
-    ok(d != NULL, "3.3a decodes");
+    okf(d != NULL, "3.3a decodes");
     if (d) {
         is_dump(d, "1 0 5 String o=- r=- p=\"t\" k=- c=\"hello\"\n", "3.3a struct list");
         is_json(d, "t", RGS_YKIND_TEXT, "\"hello\"", "3.3a text");
-        ok(rgs_ydoc_root_count(d) == 1 && !strcmp(rgs_ydoc_root_name(d, 0), "t"), "3.3a roots");
-        ok(!rgs_ydoc_never_written(d), "3.3a written");
+        okf(rgs_ydoc_root_count(d) == 1 && !strcmp(rgs_ydoc_root_name(d, 0), "t"), "3.3a roots");
+        okf(!rgs_ydoc_never_written(d), "3.3a written");
         rgs_ydoc_free(d);
     }
     d = dec_hex("01 03 01 00 01 01 01 74 01 84 01 00 01 69 28 01 01 6d 01 6b 01 76 01 01 61 7d 01 "
                 "01 01 01 00 01", &e);
-    ok(d != NULL, "3.3b decodes");
+    okf(d != NULL, "3.3b decodes");
     if (d) {
         is_dump(d,
                 "1 0 1 Deleted del o=- r=- p=\"t\" k=- c=\n"
@@ -113,13 +101,13 @@ static void test_golden(void)
                 "3.3b struct list");
         is_json(d, "t", RGS_YKIND_TEXT, "\"i\"", "3.3b text");
         is_json(d, "m", RGS_YKIND_MAP, "{\"k\":{\"a\":1}}", "3.3b map");
-        ok(rgs_ydoc_guess_kind(d, "t") == RGS_YKIND_TEXT && rgs_ydoc_guess_kind(d, "m") == RGS_YKIND_MAP,
+        okf(rgs_ydoc_guess_kind(d, "t") == RGS_YKIND_TEXT && rgs_ydoc_guess_kind(d, "m") == RGS_YKIND_MAP,
            "3.3b guesses");
         rgs_ydoc_free(d);
     }
     d = dec_hex("01 04 01 00 27 01 01 6d 01 6e 01 28 00 01 00 01 78 01 77 01 79 27 00 01 00 01 74 02 "
                 "04 00 01 02 05 f0 9f 98 80 61 00", &e);
-    ok(d != NULL, "3.3c decodes");
+    okf(d != NULL, "3.3c decodes");
     if (d) {
         is_dump(d,
                 "1 0 1 Type o=- r=- p=\"m\" k=\"n\" c=1\n"
@@ -132,23 +120,23 @@ static void test_golden(void)
     }
     d = dec_hex("01 04 0a 00 04 01 01 74 03 61 62 63 0a 03 28 01 01 6d 01 6b 01 7d 01 84 0a 05 03 67 68 69 "
                 "01 0a 01 08 01", &e);
-    ok(d != NULL, "3.3d decodes (Skip)");
+    okf(d != NULL, "3.3d decodes (Skip)");
     if (d) {
         is_json(d, "t", RGS_YKIND_TEXT, "\"abc\"", "3.3d text before the Skip");
         is_json(d, "m", RGS_YKIND_MAP, "{}", "3.3d map after the Skip is pending");
-        ok(rgs_ydoc_has_root(d, "m"), "3.3d root of pending struct exists");
-        ok(rgs_ydoc_pending(d) == 2, "3.3d two pending structs");
+        okf(rgs_ydoc_has_root(d, "m"), "3.3d root of pending struct exists");
+        okf(rgs_ydoc_pending(d) == 2, "3.3d two pending structs");
         rgs_ydoc_free(d);
     }
     /* (e) yrs: client 2^53-1 and a varInt 2^40 */
     d = dec_hex("01 01 ff ff ff ff ff ff ff 0f 00 28 01 01 6d 01 6b 01 7d 80 80 80 80 80 40 00", &e);
-    ok(d != NULL, "3.3e decodes (client 2^53-1)");
+    okf(d != NULL, "3.3e decodes (client 2^53-1)");
     if (d) {
         is_dump(d, "9007199254740991 0 1 Any o=- r=- p=\"m\" k=\"k\" c=[1099511627776]\n", "3.3e struct list");
         rgs_ydoc_free(d);
     }
     d = dec_hex("00 00", &e);
-    ok(d && rgs_ydoc_never_written(d) && rgs_ydoc_root_count(d) == 0, "00 00 is valid and never written");
+    okf(d && rgs_ydoc_never_written(d) && rgs_ydoc_root_count(d) == 0, "00 00 is valid and never written");
     rgs_ydoc_free(d);
 }
 
@@ -160,23 +148,23 @@ static void test_values(void)
     rgs_ydoc *d = dec_hex("01 01 01 00 08 01 01 61 09 7d 40 7c 3f c0 00 00 7b 3f b9 99 99 99 99 99 9a "
                           "7a ff ff ff ff ff ff ff fb 7f 7e 74 02 01 02 7b 7f f8 00 00 00 00 00 00 "
                           "7d 82 80 80 80 80 80 80 20 00", &e);
-    ok(d != NULL, "Any values decode");
+    okf(d != NULL, "Any values decode");
     if (d) {
         is_json(d, "a", RGS_YKIND_ARRAY, "[0,1.5,0.1,-5,null,null,{\"0\":1,\"1\":2},null,9007199254740994]",
                 "Any values as JSON.stringify prints them");
         char *t = json_of(d, "a", RGS_YKIND_ARRAY, RGS_YJSON_TYPED_NUMBERS);
-        ok(!strcmp(t, "[0,1.5,0.1,-5,null,null,{\"0\":1,\"1\":2},null,9007199254740994]"), "typed numbers");
+        okf(!strcmp(t, "[0,1.5,0.1,-5,null,null,{\"0\":1,\"1\":2},null,9007199254740994]"), "typed numbers");
         free(t);
         rgs_ydoc_free(d);
     }
     /* floats that are integral: typed mode marks them */
     d = dec_hex("01 01 01 00 08 01 01 61 03 7c 4f 32 d0 5e 7b 80 00 00 00 00 00 00 00 7b 44 b5 2d 02 c7 e1 4a f6 00",
                 &e);
-    ok(d != NULL, "float decode");
+    okf(d != NULL, "float decode");
     if (d) {
         is_json(d, "a", RGS_YKIND_ARRAY, "[3000000000,0,1e+23]", "integral floats print like JS");
         char *t = json_of(d, "a", RGS_YKIND_ARRAY, RGS_YJSON_TYPED_NUMBERS);
-        ok(!strcmp(t, "[3000000000.0,-0.0,1e+23]"), "typed: 3000000000.0, -0.0, 1e+23");
+        okf(!strcmp(t, "[3000000000.0,-0.0,1e+23]"), "typed: 3000000000.0, -0.0, 1e+23");
         if (strcmp(t, "[3000000000.0,-0.0,1e+23]"))
             printf("# got %s\n", t);
         free(t);
@@ -185,7 +173,7 @@ static void test_values(void)
     /* object with a repeated key: first position, last value; map value undefined is left out */
     d = dec_hex("01 02 01 00 28 01 01 6d 01 6b 01 76 03 01 61 7d 01 01 62 7d 02 01 61 7d 03 "
                 "28 01 01 6d 01 75 01 7f 00", &e);
-    ok(d != NULL, "object decode");
+    okf(d != NULL, "object decode");
     if (d) {
         is_json(d, "m", RGS_YKIND_MAP, "{\"k\":{\"a\":3,\"b\":2}}", "repeated key: first place, last value; undefined left out");
         rgs_ydoc_free(d);
@@ -198,53 +186,53 @@ static void test_targeted(void)
     rgs_ydoc_err e;
     /* concurrent inserts at the same place: client 5 "A", client 7 "B" -> "AB" */
     rgs_ydoc *d = dec_hex("02 01 07 00 04 01 01 74 01 42 01 05 00 04 01 01 74 01 41 00", &e);
-    ok(d != NULL, "concurrent inserts decode");
+    okf(d != NULL, "concurrent inserts decode");
     if (d) {
         is_json(d, "t", RGS_YKIND_TEXT, "\"AB\"", "lower client id goes left (AB)");
         rgs_ydoc_free(d);
     }
     /* concurrent map sets: client 7 wins over 5 */
     d = dec_hex("02 01 07 00 28 01 01 6d 01 6b 01 77 01 37 01 05 00 28 01 01 6d 01 6b 01 77 01 35 00", &e);
-    ok(d != NULL, "concurrent map sets decode");
+    okf(d != NULL, "concurrent map sets decode");
     if (d) {
         is_json(d, "m", RGS_YKIND_MAP, "{\"k\":\"7\"}", "higher client id wins the key");
         rgs_ydoc_free(d);
     }
     /* delete of the low half of an emoji: "😀" (clocks 0,1), delete clock 1 */
     d = dec_hex("01 01 01 00 04 01 01 74 04 f0 9f 98 80 01 01 01 01 01", &e);
-    ok(d != NULL, "half emoji delete decodes");
+    okf(d != NULL, "half emoji delete decodes");
     if (d) {
         is_json(d, "t", RGS_YKIND_TEXT, "\"\xef\xbf\xbd\"", "half-deleted emoji -> U+FFFD");
         rgs_ydoc_free(d);
     }
     /* BOM kept at text start */
     d = dec_hex("01 01 01 00 04 01 01 74 04 ef bb bf 61 00", &e);
-    ok(d != NULL, "BOM decodes");
+    okf(d != NULL, "BOM decodes");
     if (d) {
         rgs_buf b = RGS_BUF_INIT;
         rgs_ydoc_text(d, "t", &b);
-        ok(b.len == 4 && !memcmp(b.data, "\xef\xbb\xbf" "a", 4), "BOM kept");
-        ok(rgs_ydoc_text(d, "nope", &b) == -1, "text of a missing root is -1");
+        okf(b.len == 4 && !memcmp(b.data, "\xef\xbb\xbf" "a", 4), "BOM kept");
+        okf(rgs_ydoc_text(d, "nope", &b) == -1, "text of a missing root is -1");
         rgs_buf_free(&b);
         rgs_ydoc_free(d);
     }
     /* text insert in the middle of an emoji by client 2 (origin 1:0): both halves become U+FFFD */
     d = dec_hex("02 01 02 00 c4 01 00 01 01 01 78 01 01 00 04 01 01 74 04 f0 9f 98 80 00", &e);
-    ok(d != NULL, "insert inside emoji decodes");
+    okf(d != NULL, "insert inside emoji decodes");
     if (d) {
         is_json(d, "t", RGS_YKIND_TEXT, "\"\xef\xbf\xbdx\xef\xbf\xbd\"", "split surrogate pair -> U+FFFD x U+FFFD");
         rgs_ydoc_free(d);
     }
     /* a 4-byte character right at an item boundary: "😀" (clocks 0-1), then "x" after clock 1 */
     d = dec_hex("02 01 02 00 84 01 01 01 78 01 01 00 04 01 01 74 04 f0 9f 98 80 00", &e);
-    ok(d != NULL, "emoji at an item boundary decodes");
+    okf(d != NULL, "emoji at an item boundary decodes");
     if (d) {
         is_json(d, "t", RGS_YKIND_TEXT, "\"\xf0\x9f\x98\x80x\"", "emoji at an item boundary stays whole");
         rgs_ydoc_free(d);
     }
     /* a text fully deleted with GC off: the String item stays, deleted */
     d = dec_hex("01 01 01 00 04 01 01 74 05 68 65 6c 6c 6f 01 01 01 00 05", &e);
-    ok(d != NULL, "deleted text (GC off) decodes");
+    okf(d != NULL, "deleted text (GC off) decodes");
     if (d) {
         is_json(d, "t", RGS_YKIND_TEXT, "\"\"", "fully deleted text (GC off) is empty");
         is_json(d, "t", RGS_YKIND_GUESS, "\"\"", "deleted String items still say text");
@@ -252,7 +240,7 @@ static void test_targeted(void)
     }
     /* Y.Text with setAttribute keys: text output unaffected; guess says text */
     d = dec_hex("01 02 01 00 04 01 01 74 02 68 69 28 01 01 74 01 6b 01 78 00", &e);
-    ok(d != NULL, "text with attribute decodes");
+    okf(d != NULL, "text with attribute decodes");
     if (d) {
         is_json(d, "t", RGS_YKIND_TEXT, "\"hi\"", "attribute does not show in text");
         is_json(d, "t", RGS_YKIND_GUESS, "\"hi\"", "guess: text");
@@ -262,25 +250,25 @@ static void test_targeted(void)
     /* yrs's empty String after a split inside a surrogate pair: "𝄞" (2 clocks), then an
      * empty item (1:2) with origin 1:1, then "x" with origin 1:1 */
     d = dec_hex("01 03 01 00 04 01 01 74 04 f0 9d 84 9e 84 01 01 00 84 01 01 01 78 00", &e);
-    ok(d != NULL, "zero-length String item accepted (as yjs does)");
+    okf(d != NULL, "zero-length String item accepted (as yjs does)");
     if (d) {
         is_json(d, "t", RGS_YKIND_TEXT, "\"\xf0\x9d\x84\x9ex\"", "zero-length item prints nothing");
         char msg[200];
-        ok(rgs_ydoc_selfcheck(d, msg, sizeof msg) == 0, "selfcheck with a zero-length item");
+        okf(rgs_ydoc_selfcheck(d, msg, sizeof msg) == 0, "selfcheck with a zero-length item");
         rgs_ydoc_free(d);
     }
     /* a root only touched by a struct with a missing dependency: exists, empty */
     d = dec_hex("01 01 02 00 84 09 00 01 78 00", &e);
-    ok(d && rgs_ydoc_root_count(d) == 0 && rgs_ydoc_pending(d) == 1, "item with missing origin is pending");
+    okf(d && rgs_ydoc_root_count(d) == 0 && rgs_ydoc_pending(d) == 1, "item with missing origin is pending");
     rgs_ydoc_free(d);
     d = dec_hex("01 02 02 00 0a 01 04 01 01 74 01 78 00", &e);
-    ok(d && rgs_ydoc_has_root(d, "t") && rgs_ydoc_pending(d) == 1, "root behind a Skip exists");
+    okf(d && rgs_ydoc_has_root(d, "t") && rgs_ydoc_pending(d) == 1, "root behind a Skip exists");
     if (d)
         is_json(d, "t", RGS_YKIND_TEXT, "\"\"", "root behind a Skip is empty");
     rgs_ydoc_free(d);
     /* fully deleted text with GC on (ContentDeleted) */
     d = dec_hex("01 01 01 00 01 01 01 74 03 01 01 01 00 03", &e);
-    ok(d != NULL, "GC'd text decodes");
+    okf(d != NULL, "GC'd text decodes");
     if (d) {
         is_json(d, "t", RGS_YKIND_TEXT, "\"\"", "fully deleted text (GC on) is empty");
         is_json(d, "t", RGS_YKIND_GUESS, "null", "guess without evidence: null");
@@ -289,11 +277,11 @@ static void test_targeted(void)
     /* nested map overwritten (client 1: m.k = Y.Map), a peer (client 2) edits the
      * nested map without seeing the overwrite by client 1 (m.k = 5) */
     d = dec_hex("02 01 02 00 28 00 01 00 01 78 01 7d 01 02 01 00 27 01 01 6d 01 6b 01 a8 01 00 01 7d 05 00", &e);
-    ok(d != NULL, "overwritten nested map decodes");
+    okf(d != NULL, "overwritten nested map decodes");
     if (d) {
         is_json(d, "m", RGS_YKIND_MAP, "{\"k\":5}", "edit inside the overwritten map is invisible");
         char msg[200];
-        ok(rgs_ydoc_selfcheck(d, msg, sizeof msg) == 0, "selfcheck");
+        okf(rgs_ydoc_selfcheck(d, msg, sizeof msg) == 0, "selfcheck");
         rgs_ydoc_free(d);
     }
 }
@@ -302,7 +290,7 @@ static void expect_fail(const char *hex, size_t want_off, const char *name)
 {
     rgs_ydoc_err e;
     rgs_ydoc *d = dec_hex(hex, &e);
-    ok(d == NULL && (want_off == (size_t)-1 || e.offset == want_off), "refused: %s", name);
+    okf(d == NULL && (want_off == (size_t)-1 || e.offset == want_off), "refused: %s", name);
     if (d)
         rgs_ydoc_free(d);
     else if (want_off != (size_t)-1 && e.offset != want_off)
@@ -331,13 +319,13 @@ static void test_negative(void)
                 rgs_ydoc_free(d);
             }
         }
-        ok(bad == 0, "every strict prefix of valid update %zu is refused (%zu prefixes)", v + 1, n);
+        okf(bad == 0, "every strict prefix of valid update %zu is refused (%zu prefixes)", v + 1, n);
         uint8_t *t = rgs_xmalloc(n + 1);
         memcpy(t, b, n);
         t[n] = 0;
         rgs_ydoc *d;
         rgs_ydoc_err e;
-        ok(rgs_ydoc_decode(t, n + 1, &d, &e) < 0 && e.offset == n, "trailing byte refused at its offset (%zu)", v + 1);
+        okf(rgs_ydoc_decode(t, n + 1, &d, &e) < 0 && e.offset == n, "trailing byte refused at its offset (%zu)", v + 1);
         free(t);
         free(b);
     }
@@ -558,7 +546,7 @@ static void run_corpus_file(const char *file)
 {
     rgs_buf in = RGS_BUF_INIT;
     if (rgs_read_file(AT_FDCWD, file, &in, 0) < 0) {
-        ok(0, "read corpus %s", file);
+        okf(0, "read corpus %s", file);
         return;
     }
     size_t cases = 0;
@@ -570,12 +558,12 @@ static void run_corpus_file(const char *file)
         json_t *c = json_loads(line, JSON_ALLOW_NUL | JSON_DECODE_INT_AS_REAL, &je);
         cases++;
         if (!c) {
-            ok(0, "%s: line %zu is not JSON: %s", file, cases, je.text);
+            okf(0, "%s: line %zu is not JSON: %s", file, cases, je.text);
             continue;
         }
         const char *id = json_string_value(json_object_get(c, "id"));
         char *why = check_case(c);
-        ok(why == NULL, "corpus %s", id ? id : "?");
+        okf(why == NULL, "corpus %s", id ? id : "?");
         if (why) {
             const char *info = json_string_value(json_object_get(c, "info"));
             printf("# %s (%s)\n# %s\n", file, info ? info : "", why);
@@ -603,7 +591,7 @@ int main(int argc, char **argv)
         const char *root = getenv("RGS_ROOT");
         char *dir = rgs_xasprintf("%s/tests/ydoc/corpus", root && *root ? root : ".");
         DIR *dp = opendir(dir);
-        ok(dp != NULL, "corpus directory %s", dir);
+        okf(dp != NULL, "corpus directory %s", dir);
         char **files = NULL;
         size_t nf = 0;
         struct dirent *de;
@@ -617,7 +605,7 @@ int main(int argc, char **argv)
         if (dp)
             closedir(dp);
         qsort(files, nf, sizeof *files, cmpstr);
-        ok(nf > 0, "corpus has files");
+        okf(nf > 0, "corpus has files");
         for (size_t i = 0; i < nf; i++) {
             run_corpus_file(files[i]);
             free(files[i]);
