@@ -445,6 +445,12 @@ static int index_find(const rgs_state *s, const char *doc, const char **line, si
 
 static void build_index(rgs_state *s);
 
+static int dump_to_buf(const char *p, size_t n, void *data)
+{
+    rgs_buf_append(data, p, n);
+    return 0;
+}
+
 /* doc_index.ndjson for the current (complete) documents and the stamps of
  * the files as they are on disk now. */
 static int index_write(rgs_state *s, int dfd)
@@ -487,27 +493,49 @@ static int index_write(rgs_state *s, int dfd)
     rgs_buf_puts(&b, t);
     rgs_buf_putc(&b, '\n');
     free(t);
+    /* one line per document, its members written one by one (no record
+     * object is built: the index is rewritten with every structural save) */
+    json_t *fesc = json_object(); /* folder -> its JSON string, escaped once */
     for (i = 0; i < n; i++) {
-        json_t *rec = json_object();
+        rgs_buf_puts(&b, INDEX_KEY);
+        rgs_buf_puts(&b, keys[i]);
+        rgs_buf_putc(&b, '"');
         json_t *hit = json_object_get(s->index, keys[i]);
         if (hit) {
             const char *f = json_string_value(json_array_get(hit, 0));
             const char *p = json_string_value(json_array_get(hit, 1));
-            json_object_set_new(rec, "folder", json_string(f));
-            json_object_set_new(rec, "vpath", json_string(p));
-            json_object_set(rec, "meta", json_object_get(json_object_get(s->doc[F_FOLDERS], f), p));
+            json_t *fe = json_object_get(fesc, f);
+            if (!fe) {
+                json_t *fs = json_string(f);
+                char *e = json_dumps(fs, JSON_ENCODE_ANY);
+                fe = json_string(e);
+                json_object_set_new(fesc, f, fe);
+                free(e);
+                json_decref(fs);
+            }
+            rgs_buf_puts(&b, ",\"folder\":");
+            rgs_buf_puts(&b, json_string_value(fe));
+            rgs_buf_puts(&b, ",\"vpath\":");
+            json_t *ps = json_string(p);
+            json_dump_callback(ps, dump_to_buf, &b, JSON_ENCODE_ANY);
+            json_decref(ps);
+            rgs_buf_puts(&b, ",\"meta\":");
+            json_dump_callback(json_object_get(json_object_get(s->doc[F_FOLDERS], f), p), dump_to_buf,
+                               &b, JSON_COMPACT);
             json_t *l = json_object_get(json_object_get(s->doc[F_LOCAL], f), p);
-            if (l)
-                json_object_set(rec, "local", l);
+            if (l) {
+                rgs_buf_puts(&b, ",\"local\":");
+                json_dump_callback(l, dump_to_buf, &b, JSON_COMPACT);
+            }
         }
         json_t *hv = json_object_get(s->doc[F_HASHES], keys[i]);
-        if (hv)
-            json_object_set(rec, "hash", hv);
-        t = json_dumps(rec, JSON_COMPACT | JSON_SORT_KEYS);
-        json_decref(rec);
-        rgs_buf_printf(&b, INDEX_KEY "%s\",%s\n", keys[i], t + 1);
-        free(t);
+        if (hv) {
+            rgs_buf_puts(&b, ",\"hash\":");
+            json_dump_callback(hv, dump_to_buf, &b, JSON_ENCODE_ANY);
+        }
+        rgs_buf_puts(&b, "}\n");
     }
+    json_decref(fesc);
     free(keys);
     json_decref(ids);
     int rc = rgs_write_atomic(dfd, INDEX_NAME, b.data, b.len, 0644);
