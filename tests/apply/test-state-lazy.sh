@@ -161,4 +161,38 @@ assert set(s) == {f} and all(k.startswith("/") and "id" in v for k, v in s[f].it
 for k, v in l[f].items():
     assert k.startswith("/") and set(v) == {"doc_id", "hash", "type", "modified"}, (k, v)
 EOF
+
+# ---------------------------------------------------------------- the same system calls at 100 and 2000 notes
+# plan | apply of one edited note (a write) in a folder of N synthetic notes
+# (synced first, then one edit to settle the index): strace -c counts of the
+# calls that touch files must not depend on N
+synthetic() { # N STAGE: folder snapshot + notes, or (STAGE edit) one edited note
+  node -e '
+const crypto = require("crypto"), [n, stage, R, F] = process.argv.slice(1);
+const uid = (i) => "cccccccc-0000-4000-8000-" + String(i).padStart(12, "0");
+const sha = (s) => crypto.createHash("sha256").update(s).digest("hex"), ref = "rc:" + R + ":" + F;
+const doc = (i, c) => JSON.stringify({ v: 1, type: "doc", ref, relay: R, folder: F, doc: uid(i), kind: "markdown", never_written: false, content: c, sha256: sha(c) });
+if (stage !== "full") { console.log(doc(7, "edited " + stage)); process.exit(0); }
+const entries = {}, docs = [];
+for (let i = 0; i < +n; i++) {
+  const dir = "/Teil " + Math.floor(i / 100);
+  entries[dir] = { version: 0, id: uid(900000 + Math.floor(i / 100)), type: "folder" };
+  entries[dir + "/Notiz " + i + ".md"] = { version: 0, id: uid(i), type: "markdown" };
+  docs.push(doc(i, "# Notiz " + i + "\n" + "lorem ipsum ".repeat(30)));
+}
+console.log(JSON.stringify({ v: 1, type: "folder", ref, relay: R, folder: F, never_written: false, full: true, entries }));
+console.log(docs.join("\n"));' "$@" $R $F
+}
+for n in 100 2000; do
+  DN=$RGS_TMP/syn$n; mkdata "$DN"
+  synthetic $n full | rgs-plan -d "$DN" | rgs-apply -d "$DN" >/dev/null
+  synthetic $n one | rgs-plan -d "$DN" | rgs-apply -d "$DN" >/dev/null
+  synthetic $n two >"$RGS_TMP/edit$n"
+  strace -f -c -o "$RGS_TMP/sc$n" sh -c 'rgs-plan -d "$1" <"$2" | rgs-apply -d "$1" >"$3"' sh "$DN" "$RGS_TMP/edit$n" "$RGS_TMP/out$n"
+  awk '$NF ~ /^(open|openat|read|pread64|write|fsync|fdatasync|syncfs|rename|renameat|getdents64|unlinkat|mkdir|newfstatat|statx)$/ { print $NF, $4 }' \
+    "$RGS_TMP/sc$n" | sort >"$RGS_TMP/calls$n"
+done
+t_is "100 and 2000 notes: the edit is applied in both" \
+  "$(jq -r 'select(.type=="applied") | .op' "$RGS_TMP/out100" "$RGS_TMP/out2000" | tr '\n' ' ')" "write write "
+t_diff "100 and 2000 notes: the same number of each file system call (strace -c)" "$RGS_TMP/calls2000" "$RGS_TMP/calls100"
 done_testing
