@@ -520,12 +520,13 @@ static int index_write(rgs_state *s, int dfd)
             json_dump_callback(ps, dump_to_buf, &b, JSON_ENCODE_ANY);
             json_decref(ps);
             rgs_buf_puts(&b, ",\"meta\":");
+            /* keys sorted: what a load of the file (written sorted) gives */
             json_dump_callback(json_object_get(json_object_get(s->doc[F_FOLDERS], f), p), dump_to_buf,
-                               &b, JSON_COMPACT);
+                               &b, JSON_COMPACT | JSON_SORT_KEYS);
             json_t *l = json_object_get(json_object_get(s->doc[F_LOCAL], f), p);
             if (l) {
                 rgs_buf_puts(&b, ",\"local\":");
-                json_dump_callback(l, dump_to_buf, &b, JSON_COMPACT);
+                json_dump_callback(l, dump_to_buf, &b, JSON_COMPACT | JSON_SORT_KEYS);
             }
         }
         json_t *hv = json_object_get(s->doc[F_HASHES], keys[i]);

@@ -71,6 +71,8 @@ int rgs_state_open(const char *data_dir, const char *relay, unsigned flags, rgs_
  * handle made so far).  No-op when already loaded.  Returns 0, or -1 on an
  * unreadable or malformed file (message printed; treat as temporary). */
 int rgs_state_full(rgs_state *s);
+/* rgs_state_is_full: true once the three files are loaded (rgs_state_load,
+ * rgs_state_full, or a lookup that had to: no valid index). */
 bool rgs_state_is_full(const rgs_state *s);
 
 /* rgs_state_doc_get: what the state says about document `doc` (UUID, any

@@ -353,6 +353,8 @@ static bool state_full(const json_t *op)
         return true;
     if (rgs_state_full(G.st) < 0) {
         add_failed(op, true, "state of relay %s cannot be read", G.relay);
+        if (!G.error) /* the group's other ops fail at once, without reading it again */
+            G.error = rgs_xasprintf("state of relay %s cannot be read", G.relay);
         return false;
     }
     G.dirty = true; /* pending changes folded in, index to bring up to date */
@@ -454,6 +456,8 @@ static void do_write(json_t *op, const char *path, const char *vpath, const char
         if (rgs_state_doc_prepare(G.st, doc, G.folder, vpath, state_type(kind)) < 0) {
             rgs_buf_free(&bytes);
             add_failed(op, true, "state of relay %s cannot be read", G.relay);
+            if (!G.error)
+                G.error = rgs_xasprintf("state of relay %s cannot be read", G.relay);
             return;
         }
         if (!was_full && rgs_state_is_full(G.st))

@@ -143,6 +143,16 @@ t_ok "original data dir: rgs-apply wrote the index" index_matches
 edit "$renamed" "G"; event "$doc" | batch
 t_is "original data dir: the next edit is lazy" "$(applied) $(opened) $(pending)" "write Umbenannt.md| 0 1"
 
+# ---------------------------------------------------------------- a damaged pending file
+printf '{"doc":' >"$S/pending/$doc.json"
+edit "$renamed" "H"; event "$doc" | batch
+t_is "damaged pending file: the event fails, temporarily (at its first lookup), nothing written" \
+  "$(jq -r 'select(.type=="failed") | .stage + " " + (.temporary|tostring)' "$RGS_TMP/out") $(applied) $(head -c 1 "$REPO$renamed")" "rgs-fetch true  G"
+grep -q "pending/$doc.json" "$RGS_TMP/err" && ok "... the message names the file" || notok "... the message names the file"
+rm "$S/pending/$doc.json"
+event "$doc" | batch
+t_is "without it: the edit is applied (the hash it held is planned again)" "$(applied) $(head -c 1 "$REPO$renamed")" "write Umbenannt.md| H"
+
 # ---------------------------------------------------------------- the same state as a fresh full sync
 { reconcile; tick true; } | batch
 t_is "reconcile + final tick: nothing to write, nothing pending" "$(applied) $(pending)" " 0"
