@@ -1209,7 +1209,9 @@ out:
     return rc;
 }
 
-int rgs_state_save(rgs_state *s)
+int rgs_state_save(rgs_state *s) { return rgs_state_save_flags(s, 0); }
+
+int rgs_state_save_flags(rgs_state *s, unsigned flags)
 {
     if (!s->full)
         return save_pending(s);
@@ -1224,7 +1226,9 @@ int rgs_state_save(rgs_state *s)
     }
     bool which[F_N] = {true, true, true}, wrote = false;
     int rc = save_files(s, &dfd, which, &wrote);
-    if (rc == 0 && (wrote || s->index_stale) && dfd >= 0) {
+    if (wrote)
+        s->index_stale = true;
+    if (rc == 0 && s->index_stale && dfd >= 0 && !(flags & RGS_STATE_NO_INDEX)) {
         if (index_write(s, dfd) < 0) {
             rgs_error("save state '%s/" INDEX_NAME "': %s", s->dir, strerror(errno));
             rc = -1;

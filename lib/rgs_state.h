@@ -181,6 +181,13 @@ void rgs_state_changed(rgs_state *s);
  * Returns 0 or -1 (message printed; treat as temporary). */
 int rgs_state_save(rgs_state *s);
 
+/* rgs_state_save_flags: rgs_state_save with flags.  RGS_STATE_NO_INDEX:
+ * do not write doc_index.ndjson now (it stays stale, so lookups read the
+ * files, until a later save or rgs_state_full of a writer rewrites it):
+ * for the intermediate saves of a long run of ops. */
+#define RGS_STATE_NO_INDEX 1u
+int rgs_state_save_flags(rgs_state *s, unsigned flags);
+
 void rgs_state_free(rgs_state *s);
 
 #endif

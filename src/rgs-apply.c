@@ -53,6 +53,7 @@ typedef struct {
     char *error;     /* set: every op of the group fails with this (temporary) */
     json_t *out;     /* records to emit at the next flush */
     bool dirty;      /* state changed since the last save */
+    bool index_due;  /* saved without the index: the last flush writes it */
     json_t *dirsync; /* directory (repo path) -> a file path in it: to fsync */
     json_t *ops;     /* ops waiting to be applied (at most FLUSH_EVERY) */
 } group;
@@ -100,11 +101,14 @@ static void add_refused(const json_t *op, const char *why)
         exit_status = RGS_EX_SOME_FAILED;
 }
 
-static void group_flush(void)
+/* Make the group's changes durable and emit their records.  last: the
+ * group ends (an intermediate flush leaves the state's index for the last
+ * one: a run of thousands of ops rewrites it once). */
+static void group_flush(bool last)
 {
     if (!G.active)
         return;
-    if (G.dirty && !dry_run) {
+    if ((G.dirty || (last && G.index_due)) && !dry_run) {
         /* the directory entries of this group's writes and moves reach the
          * disk before the state that describes them (one fsync per
          * directory, not per file) */
@@ -118,7 +122,7 @@ static void group_flush(void)
             synced = false;
         }
         json_object_clear(G.dirsync);
-        if (!synced || rgs_state_save(G.st) < 0) {
+        if (!synced || rgs_state_save_flags(G.st, last ? 0 : RGS_STATE_NO_INDEX) < 0) {
             /* files changed but the state is not durable: report every
              * applied op as failed; the next batch re-plans them */
             for (size_t i = 0; i < json_array_size(G.out); i++) {
@@ -144,6 +148,7 @@ static void group_flush(void)
                 rgs_warn("state of relay '%s': %zu pending changes not folded in yet", G.relay, n);
         }
         G.dirty = false;
+        G.index_due = !last;
     }
     for (size_t i = 0; i < json_array_size(G.out); i++)
         emit(json_array_get(G.out, i));
@@ -157,7 +162,7 @@ static void group_end(void)
     if (!G.active)
         return;
     run_ops();
-    group_flush();
+    group_flush(true);
     rgs_state_free(G.st);
     if (G.root >= 0)
         close(G.root);
@@ -741,7 +746,7 @@ static void handle_op(json_t *op)
     json_array_append(G.ops, op);
     if (json_array_size(G.ops) >= FLUSH_EVERY) {
         run_ops();
-        group_flush();
+        group_flush(false);
     }
 }
 
