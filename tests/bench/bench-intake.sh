@@ -11,7 +11,9 @@
 # Second reference: the disk's floor, $conns processes doing only the
 # append + fdatasync that each acknowledged webhook costs
 # (tests/bench/intake-fsync-ref.c).
-#   RGS_BENCH_SECONDS (30)  RGS_BENCH_CONNS (200)
+# Then the same 200 connections paced to about RGS_BENCH_RATE webhooks/s
+# (1,000: the target) for the latency at that rate.
+#   RGS_BENCH_SECONDS (30)  RGS_BENCH_CONNS (200)  RGS_BENCH_RATE (1000)
 . "$(dirname "$0")/../lib.sh"
 secs=${RGS_BENCH_SECONDS:-30} conns=${RGS_BENCH_CONNS:-200} threads=2
 for t in wrk socat node; do
@@ -98,6 +100,14 @@ run() { # NAME LISTENER [rgs-verify options]
 run "rgs-accept + rgs-verify" accept
 run "socat + rgs-verify" socat
 run "reference: --dry-run" accept -n
+# latency at the target rate: an offered load of about $rate webhooks/s
+# (closed-loop runs above measure saturation, where by Little's law the mean
+# latency is connections / throughput whatever the server does)
+rate=${RGS_BENCH_RATE:-1000}
+export RGS_BENCH_DELAY_MS=$((conns * 1000 / rate))
+run "rgs-accept, ~$rate/s offered" accept
+run "socat, ~$rate/s offered" socat
+unset RGS_BENCH_DELAY_MS
 # the disk's floor: $conns processes appending + fdatasync, nothing else
 if cc -O2 -o "$RGS_TMP/fsync-ref" "$RGS_ROOT/tests/bench/intake-fsync-ref.c" 2>/dev/null; then
   sync

@@ -27,6 +27,14 @@ function init(args)
   counts = {}
 end
 
+-- paced runs: each connection waits RGS_BENCH_DELAY_MS after every answer,
+-- so the offered load is about connections * 1000 / delay requests per second
+-- (latency is then measured at that rate, not at saturation)
+local pace_ms = tonumber(os.getenv("RGS_BENCH_DELAY_MS") or "0") or 0
+function delay()
+  return pace_ms
+end
+
 function request()
   local line = reqs[idx]
   idx = idx + 1
