@@ -46,28 +46,191 @@ const char *rgs_git_error(void)
     return e && e->message ? e->message : "unknown";
 }
 
-void rgs_git_url_split(const char *url, char **clean, char **password)
+static int hexval(char ch)
 {
-    *password = NULL;
-    const char *sep = strstr(url, "://");
-    if (sep) {
-        const char *host = sep + 3;
-        const char *end = host + strcspn(host, "/?#");
-        const char *at = NULL;
-        for (const char *q = host; q < end; q++)
-            if (*q == '@')
-                at = q;
-        const char *colon = at ? memchr(host, ':', (size_t)(at - host)) : NULL;
-        if (colon) {
-            *password = rgs_xstrndup(colon + 1, (size_t)(at - colon - 1));
-            rgs_buf b = RGS_BUF_INIT;
-            rgs_buf_append(&b, url, (size_t)(colon - url));
-            rgs_buf_puts(&b, at);
-            *clean = rgs_buf_steal(&b, NULL);
-            return;
+    if (ch >= '0' && ch <= '9')
+        return ch - '0';
+    if (ch >= 'a' && ch <= 'f')
+        return ch - 'a' + 10;
+    if (ch >= 'A' && ch <= 'F')
+        return ch - 'A' + 10;
+    return -1;
+}
+
+/* git's url_decode_mem: %XX decoded, nothing else ('+' stays) */
+static char *url_decode(const char *p, size_t n)
+{
+    rgs_buf b = RGS_BUF_INIT;
+    rgs_buf_reserve(&b, n + 1); /* one allocation: secrets leave no stray copies */
+    for (size_t i = 0; i < n; i++) {
+        int hi, lo;
+        if (p[i] == '%' && i + 2 < n && (hi = hexval(p[i + 1])) >= 0 && (lo = hexval(p[i + 2])) >= 0) {
+            rgs_buf_putc(&b, (char)(hi << 4 | lo));
+            i += 2;
+        } else {
+            rgs_buf_putc(&b, p[i]);
         }
     }
-    *clean = rgs_xstrdup(url);
+    if (!b.data)
+        rgs_buf_puts(&b, "");
+    return rgs_buf_steal(&b, NULL);
+}
+
+static bool has_ctl(const char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f)
+            return true;
+    return false;
+}
+
+static void free_secret(char **p)
+{
+    if (*p)
+        explicit_bzero(*p, strlen(*p));
+    free(*p);
+    *p = NULL;
+}
+
+void rgs_git_remote_parse(const char *url, rgs_git_remote *out)
+{
+    memset(out, 0, sizeof *out);
+    const char *sep = strstr(url, "://");
+    if (!sep) { /* scp-like [user@]host:path or a local path: nothing secret */
+        out->url = rgs_xstrdup(url);
+        return;
+    }
+    size_t slen = (size_t)(sep - url);
+    bool http = (slen == 5 && !strncasecmp(url, "https", 5)) || (slen == 4 && !strncasecmp(url, "http", 4));
+    const char *auth = sep + 3;
+    const char *end = auth + strcspn(auth, "/?#");
+    const char *at = NULL;
+    for (const char *q = auth; q < end; q++)
+        if (*q == '@')
+            at = q;
+    const char *colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
+    rgs_buf b = RGS_BUF_INIT;
+    if (http) {
+        char scheme[6];
+        for (size_t i = 0; i < slen; i++)
+            scheme[i] = (char)(url[i] | 0x20);
+        scheme[slen] = '\0';
+        const char *host = at ? at + 1 : auth;
+        rgs_buf_puts(&b, scheme);
+        rgs_buf_puts(&b, "://");
+        rgs_buf_puts(&b, host);
+        out->url = rgs_buf_steal(&b, NULL);
+        out->host = url_decode(host, (size_t)(end - host));
+        if (*out->host && !has_ctl(out->host)) {
+            out->protocol = rgs_xstrdup(scheme);
+        } else {
+            free(out->host);
+            out->host = NULL;
+        }
+        if (at) {
+            out->had_userinfo = true;
+            const char *uend = colon ? colon : at;
+            out->username = url_decode(auth, (size_t)(uend - auth));
+            if (colon)
+                out->password = url_decode(colon + 1, (size_t)(at - colon - 1));
+            if (!*out->username || has_ctl(out->username))
+                free_secret(&out->username);
+            if (out->password && has_ctl(out->password))
+                free_secret(&out->password);
+        }
+        return;
+    }
+    if (colon) { /* ssh://user:password@...: the user is kept, the password never used */
+        out->had_userinfo = true;
+        rgs_buf_append(&b, url, (size_t)(colon - url));
+        rgs_buf_puts(&b, at);
+        out->url = rgs_buf_steal(&b, NULL);
+        return;
+    }
+    out->url = rgs_xstrdup(url);
+}
+
+void rgs_git_remote_free(rgs_git_remote *r)
+{
+    free_secret(&r->username);
+    free_secret(&r->password);
+    free(r->url);
+    free(r->protocol);
+    free(r->host);
+    memset(r, 0, sizeof *r);
+}
+
+char *rgs_git_token_var(const char *base, const char *host)
+{
+    char *v = rgs_xasprintf("%s_%s", base, host);
+    for (char *p = v + strlen(base) + 1; *p; p++) {
+        if (*p >= 'a' && *p <= 'z')
+            *p = (char)(*p - 'a' + 'A');
+        else if (!((*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9')))
+            *p = '_';
+    }
+    return v;
+}
+
+static const char *secret_get(const rgs_git_ctx *c, const char *name)
+{
+    for (size_t i = 0; i < c->n_secrets; i++)
+        if (!strcmp(c->secrets[i].name, name))
+            return c->secrets[i].value;
+    return NULL;
+}
+
+/* plain http only to the loopback interface, which never leaves the machine */
+static bool creds_allowed(const char *protocol, const char *host)
+{
+    if (!strcmp(protocol, "https"))
+        return true;
+    static const char *const lo[] = {"127.0.0.1", "localhost", "[::1]"};
+    for (size_t i = 0; i < sizeof lo / sizeof *lo; i++) {
+        size_t n = strlen(lo[i]);
+        if (!strncmp(host, lo[i], n) && (host[n] == '\0' || host[n] == ':'))
+            return true;
+    }
+    return false;
+}
+
+bool rgs_git_credentials(const rgs_git_ctx *c, const rgs_git_remote *remote, const char **user,
+                         const char **password, const char **source)
+{
+    *user = *password = *source = NULL;
+    if (!remote || !remote->protocol || !creds_allowed(remote->protocol, remote->host))
+        return false;
+    char *tv = rgs_git_token_var("GIT_TOKEN", remote->host);
+    char *uv = rgs_git_token_var("GIT_USERNAME", remote->host);
+    const char *pw = NULL, *src = NULL;
+    if (remote->password) {
+        pw = remote->password;
+        src = "url";
+    } else if ((pw = secret_get(c, tv))) {
+        for (size_t i = 0; i < c->n_secrets; i++)
+            if (!strcmp(c->secrets[i].name, tv))
+                src = c->secrets[i].name;
+    } else if ((pw = secret_get(c, "GIT_TOKEN"))) {
+        src = "GIT_TOKEN";
+    } else if (remote->username) {
+        pw = "";
+        src = "url user name";
+    }
+    const char *u = remote->username;
+    if (!u)
+        u = secret_get(c, uv);
+    if (!u)
+        u = secret_get(c, "GIT_USERNAME");
+    if (!u)
+        u = "x-access-token";
+    free(tv);
+    free(uv);
+    if (!pw)
+        return false;
+    *user = u;
+    *password = pw;
+    *source = src;
+    return true;
 }
 
 /* Remove credentials from every URL-looking word of a message. */
@@ -161,8 +324,83 @@ static char *env_or_null(const char *name)
     return v && *v ? (char *)v : NULL;
 }
 
+/* move a secret variable out of the environment: a copy for the context,
+ * the value in the environment block overwritten (what /proc/<pid>/environ
+ * shows), the variable removed */
+static void take_secret(rgs_git_ctx *c, const char *name)
+{
+    char *v = getenv(name);
+    if (!v)
+        return;
+    if (*v) {
+        c->secrets = rgs_xrealloc(c->secrets, (c->n_secrets + 1) * sizeof *c->secrets);
+        c->secrets[c->n_secrets].name = rgs_xstrdup(name);
+        c->secrets[c->n_secrets].value = rgs_xstrdup(v);
+        c->n_secrets++;
+    }
+    explicit_bzero(v, strlen(v));
+    unsetenv(name);
+}
+
+void rgs_git_take_secrets(rgs_git_ctx *c)
+{
+    size_t nnames = 0;
+    for (char **e = environ; *e; e++)
+        nnames++;
+    char **names = rgs_xcalloc(nnames + 1, sizeof *names);
+    size_t k = 0;
+    for (char **e = environ; *e && k < nnames; e++) {
+        const char *eq = strchr(*e, '=');
+        if (!eq)
+            continue;
+        size_t n = (size_t)(eq - *e);
+        if ((n == 9 && !strncmp(*e, "GIT_TOKEN", 9)) || (n > 10 && !strncmp(*e, "GIT_TOKEN_", 10)) ||
+            (n == 12 && !strncmp(*e, "GIT_USERNAME", 12)) || (n > 13 && !strncmp(*e, "GIT_USERNAME_", 13)))
+            names[k++] = rgs_xstrndup(*e, n);
+    }
+    for (size_t i = 0; i < k; i++) { /* the names first: take_secret changes environ */
+        take_secret(c, names[i]);
+        free(names[i]);
+    }
+    free(names);
+}
+
+/* the key file an older version (and the original service, relay.md
+ * §5.12) kept on the data volume: removed once SSH_PRIVATE_KEY is given */
+static void remove_legacy_key(const char *sshdir, bool given, bool dry_run)
+{
+    char *old = rgs_xasprintf("%s/git_sync_key", sshdir);
+    struct stat st, fst;
+    const char *f = env_or_null("SSH_PRIVATE_KEY_FILE");
+    if (lstat(old, &st) == 0) {
+        if (f && stat(f, &fst) == 0 && fst.st_dev == st.st_dev && fst.st_ino == st.st_ino) {
+            /* the operator's own key file: used in place when SSH_PRIVATE_KEY is unset */
+            if (given)
+                rgs_warn("deploy key '%s': named by SSH_PRIVATE_KEY_FILE, so not removed, although "
+                         "SSH_PRIVATE_KEY is used instead",
+                         old);
+        } else if (!given) {
+            rgs_warn("deploy key '%s': left on the data volume by an older version or the original "
+                     "service and not used; remove it (it is in every backup of the data directory)",
+                     old);
+        } else if (dry_run) {
+            rgs_info("would remove the deploy key '%s' left by an older version or the original "
+                     "service (SSH_PRIVATE_KEY is kept in a private runtime directory instead)",
+                     old);
+        } else if (unlink(old) == 0) {
+            rgs_warn("deploy key '%s': removed from the data volume (stored there by an older version "
+                     "or the original service); SSH_PRIVATE_KEY now lives only in a private runtime "
+                     "directory while rgs-commit runs",
+                     old);
+        } else {
+            rgs_error("deploy key '%s': cannot remove it: %s", old, strerror(errno));
+        }
+    }
+    free(old);
+}
+
 int rgs_git_ctx_init(rgs_git_ctx *c, const char *data_dir, const rgs_config *cfg, bool tofu,
-                     double timeout)
+                     double timeout, bool dry_run)
 {
     memset(c, 0, sizeof *c);
     c->data_dir = rgs_xstrdup(data_dir);
@@ -171,17 +409,32 @@ int rgs_git_ctx_init(rgs_git_ctx *c, const char *data_dir, const rgs_config *cfg
     c->timeout = timeout > 0 ? timeout : 120;
     c->local_timeout = 300;
 
+    rgs_git_take_secrets(c);
+
     char *sshdir = rgs_xasprintf("%s/ssh", data_dir);
-    char *key = NULL, *kh = NULL;
     int rc = 0;
-    const char *k = env_or_null("SSH_PRIVATE_KEY");
-    if (k) {
-        if (rgs_sshkey_write(sshdir, "git_sync_key", k) < 0)
+    int swept = rgs_sshkey_sweep("rgs-commit-key");
+    if (swept)
+        rgs_info("removed %d private copies of the deploy key left by killed rgs-commit runs", swept);
+    char *kv = getenv("SSH_PRIVATE_KEY");
+    if (kv && *kv) {
+        const char *path = NULL;
+        if (rgs_sshkey_install(kv, "rgs-commit-key", &path) < 0)
             rc = -1;
-        key = rgs_xasprintf("%s/git_sync_key", sshdir);
-    } else if ((k = env_or_null("SSH_PRIVATE_KEY_FILE"))) {
-        key = rgs_xstrdup(k);
+        else
+            c->key_path = rgs_xstrdup(path);
+        remove_legacy_key(sshdir, true, dry_run);
+    } else {
+        const char *f = env_or_null("SSH_PRIVATE_KEY_FILE");
+        if (f)
+            c->key_path = rgs_xstrdup(f);
+        remove_legacy_key(sshdir, false, dry_run);
     }
+    if (kv) {
+        explicit_bzero(kv, strlen(kv));
+        unsetenv("SSH_PRIVATE_KEY");
+    }
+    char *kh = NULL;
     const char *h = env_or_null("SSH_KNOWN_HOSTS");
     if (h) {
         if (rgs_mkdirs(sshdir, 0700) < 0 || chmod(sshdir, 0700) < 0) {
@@ -220,9 +473,9 @@ int rgs_git_ctx_init(rgs_git_ctx *c, const char *data_dir, const rgs_config *cfg
     }
     rgs_buf cmd = RGS_BUF_INIT;
     rgs_buf_puts(&cmd, "ssh");
-    if (key) {
+    if (c->key_path) {
         rgs_buf_puts(&cmd, " -i ");
-        shell_quote(&cmd, key);
+        shell_quote(&cmd, c->key_path);
         rgs_buf_puts(&cmd, " -o IdentitiesOnly=yes");
     }
     rgs_buf_puts(&cmd, " -o UserKnownHostsFile=");
@@ -233,7 +486,6 @@ int rgs_git_ctx_init(rgs_git_ctx *c, const char *data_dir, const rgs_config *cfg
                    " -o ServerAliveInterval=10 -o ServerAliveCountMax=3 -o LogLevel=ERROR",
                    tofu ? "accept-new" : "yes", timeout < 10 ? (int)(timeout > 1 ? timeout : 1) : 10);
     c->ssh_command = rgs_buf_steal(&cmd, NULL);
-    free(key);
     free(kh);
     free(sshdir);
     return rc;
@@ -243,24 +495,31 @@ void rgs_git_ctx_free(rgs_git_ctx *c)
 {
     free(c->data_dir);
     free(c->ssh_command);
+    free(c->key_path);
     free(c->committer_name);
     free(c->committer_email);
+    for (size_t i = 0; i < c->n_secrets; i++) {
+        free(c->secrets[i].name);
+        free_secret(&c->secrets[i].value);
+    }
+    free(c->secrets);
     memset(c, 0, sizeof *c);
+    rgs_sshkey_uninstall();
 }
 
-/* variables the child must not inherit: they would redirect git */
-static bool env_dropped(const char *e)
+/* The caller's variables a git child keeps; everything else is dropped:
+ * secrets (RELAY_SERVER_API_KEY, WEBHOOK_SECRET, SSH_PRIVATE_KEY,
+ * GIT_TOKEN, ...) and variables that would redirect git (GIT_DIR,
+ * GIT_CONFIG_PARAMETERS, GIT_SSH, GIT_TRACE*, GIT_SSL_NO_VERIFY,
+ * SSH_AUTH_SOCK, ...).  The context sets the rest. */
+static bool env_kept(const char *e)
 {
     static const char *const names[] = {
-        "GIT_DIR=", "GIT_WORK_TREE=", "GIT_INDEX_FILE=", "GIT_OBJECT_DIRECTORY=",
-        "GIT_ALTERNATE_OBJECT_DIRECTORIES=", "GIT_NAMESPACE=", "GIT_CONFIG=", "GIT_CONFIG_PARAMETERS=",
-        "GIT_CONFIG_COUNT=", "GIT_CONFIG_KEY_", "GIT_CONFIG_VALUE_", "GIT_SSH=", "GIT_SSH_COMMAND=",
-        "GIT_SSH_VARIANT=", "GIT_ASKPASS=", "SSH_ASKPASS=", "GIT_TERMINAL_PROMPT=", "GIT_EDITOR=",
-        "GIT_SEQUENCE_EDITOR=", "LC_ALL=", "LANG=", "LANGUAGE=", "GIT_COMMITTER_", "GIT_AUTHOR_",
-        "RGS_GIT_PASSWORD=", "GIT_TRACE", "GIT_PAGER=", "PAGER=", "GIT_EXEC_PATH=", "SSH_AUTH_SOCK=",
-        "GIT_CEILING_DIRECTORIES=", "GIT_DISCOVERY_ACROSS_FILESYSTEM=", "GIT_REFLOG_ACTION=",
-        "GIT_LITERAL_PATHSPECS=", "GIT_GLOB_PATHSPECS=", "GIT_NOGLOB_PATHSPECS=",
-        "GIT_ICASE_PATHSPECS="};
+        "PATH=", "HOME=", "USER=", "LOGNAME=", "TMPDIR=", "TZ=", "XDG_CONFIG_HOME=",
+        "GIT_CONFIG_GLOBAL=", "GIT_CONFIG_SYSTEM=", "GIT_CONFIG_NOSYSTEM=", "GIT_ALLOW_PROTOCOL=",
+        "http_proxy=", "https_proxy=", "all_proxy=", "no_proxy=", "HTTP_PROXY=", "HTTPS_PROXY=",
+        "ALL_PROXY=", "NO_PROXY=", "SSL_CERT_FILE=", "SSL_CERT_DIR=", "CURL_CA_BUNDLE=",
+        "GIT_SSL_CAINFO=", "GIT_SSL_CAPATH="};
     for (size_t i = 0; i < sizeof names / sizeof *names; i++)
         if (!strncmp(e, names[i], strlen(names[i])))
             return true;
@@ -274,16 +533,20 @@ static const char *const config_kv[][2] = {
     {"core.editor", "true"},
     {"core.askPass", ""},
     {"credential.helper", ""},
-    /* answers only over https (or plain http to the loopback interface, which
-     * never leaves the machine): a token never travels in clear text */
+    /* answers only for the protocol and host (with port) of the remote the
+     * command was started for (RGS_GIT_PROTOCOL, RGS_GIT_HOST), and only
+     * over https or plain http to the loopback interface (which never
+     * leaves the machine): a token never goes to another host, nor travels
+     * in clear text */
     {"credential.helper",
-     "!f() { test \"$1\" = get || exit 0; p=\"${RGS_GIT_PASSWORD:-$GIT_TOKEN}\"; "
-     "test -n \"$p\" || exit 0; u=; pr=; h=; while IFS= read -r l; do case \"$l\" in "
-     "username=*) u=\"${l#username=}\";; protocol=*) pr=\"${l#protocol=}\";; "
+     "!f() { test \"$1\" = get || exit 0; test -n \"${RGS_GIT_HOST:-}\" || exit 0; "
+     "test \"${RGS_GIT_PASSWORD+set}\" = set || exit 0; pr=; h=; "
+     "while IFS= read -r l; do case \"$l\" in protocol=*) pr=\"${l#protocol=}\";; "
      "host=*) h=\"${l#host=}\";; esac; done; "
+     "test \"$pr\" = \"$RGS_GIT_PROTOCOL\" && test \"$h\" = \"$RGS_GIT_HOST\" || exit 0; "
      "case \"$pr:$h\" in https:*|http:127.0.0.1|http:127.0.0.1:*|http:localhost|http:localhost:*"
      "|http:\\[::1\\]|http:\\[::1\\]:*) ;; *) exit 0;; esac; "
-     "echo \"username=${u:-${GIT_USERNAME:-x-access-token}}\"; echo \"password=$p\"; }; f"},
+     "printf 'username=%s\\npassword=%s\\n' \"$RGS_GIT_USERNAME\" \"$RGS_GIT_PASSWORD\"; }; f"},
     /* a redirect never takes the credentials to another host */
     {"http.followRedirects", "false"},
     {"commit.gpgSign", "false"},
@@ -302,11 +565,11 @@ static const char *const config_kv[][2] = {
     {"push.default", "nothing"},
 };
 
-static int run_git(const rgs_git_ctx *c, const char *cwd, const char *password, bool network,
+static int run_git(const rgs_git_ctx *c, const char *cwd, const rgs_git_remote *remote, bool network,
                    const void *in, size_t in_len, rgs_buf *out, rgs_buf *err,
                    const char *const *args);
 
-int rgs_git_cli(const rgs_git_ctx *c, const char *cwd, const char *password, bool network,
+int rgs_git_cli(const rgs_git_ctx *c, const char *cwd, const rgs_git_remote *remote, bool network,
                 rgs_buf *out, rgs_buf *err, ...)
 {
     const char *args[64];
@@ -318,13 +581,13 @@ int rgs_git_cli(const rgs_git_ctx *c, const char *cwd, const char *password, boo
         args[n++] = a;
     va_end(ap);
     args[n] = NULL;
-    return rgs_git_cliv(c, cwd, password, network, out, err, args);
+    return rgs_git_cliv(c, cwd, remote, network, out, err, args);
 }
 
-int rgs_git_cliv(const rgs_git_ctx *c, const char *cwd, const char *password, bool network,
+int rgs_git_cliv(const rgs_git_ctx *c, const char *cwd, const rgs_git_remote *remote, bool network,
                  rgs_buf *out, rgs_buf *err, const char *const *args)
 {
-    return run_git(c, cwd, password, network, NULL, 0, out, err, args);
+    return run_git(c, cwd, remote, network, NULL, 0, out, err, args);
 }
 
 int rgs_git_cli_in(const rgs_git_ctx *c, const char *cwd, const void *in, size_t n, rgs_buf *out,
@@ -335,7 +598,7 @@ int rgs_git_cli_in(const rgs_git_ctx *c, const char *cwd, const void *in, size_t
 
 /* `in` NULL: stdin is /dev/null; else its n bytes are the child's stdin,
  * through a memfd (no pipe to feed while reading the outputs, no SIGPIPE) */
-static int run_git(const rgs_git_ctx *c, const char *cwd, const char *password, bool network,
+static int run_git(const rgs_git_ctx *c, const char *cwd, const rgs_git_remote *remote, bool network,
                    const void *in, size_t in_len, rgs_buf *out, rgs_buf *err,
                    const char *const *args)
 {
@@ -354,7 +617,7 @@ static int run_git(const rgs_git_ctx *c, const char *cwd, const char *password, 
     char **envp = rgs_xcalloc(nenv + 2 * ncfg + 32, sizeof *envp);
     size_t k = 0;
     for (char **e = environ; *e; e++)
-        if (!env_dropped(*e))
+        if (env_kept(*e))
             envp[k++] = rgs_xstrdup(*e);
     envp[k++] = rgs_xasprintf("GIT_CONFIG_COUNT=%zu", ncfg + 2);
     for (size_t i = 0; i < ncfg; i++) {
@@ -379,8 +642,19 @@ static int run_git(const rgs_git_ctx *c, const char *cwd, const char *password, 
         envp[k++] = rgs_xasprintf("GIT_SSH_COMMAND=%s", c->ssh_command);
         envp[k++] = rgs_xstrdup("GIT_SSH_VARIANT=ssh");
     }
-    if (password)
-        envp[k++] = rgs_xasprintf("RGS_GIT_PASSWORD=%s", password);
+    const char *user, *password, *source;
+    if (remote && rgs_git_credentials(c, remote, &user, &password, &source)) {
+        envp[k++] = rgs_xasprintf("RGS_GIT_PROTOCOL=%s", remote->protocol);
+        envp[k++] = rgs_xasprintf("RGS_GIT_HOST=%s", remote->host);
+        envp[k++] = rgs_xasprintf("RGS_GIT_USERNAME=%s", user);
+        size_t pl = strlen(password);
+        envp[k] = rgs_xmalloc(sizeof "RGS_GIT_PASSWORD=" + pl); /* one copy, overwritten below */
+        memcpy(envp[k], "RGS_GIT_PASSWORD=", sizeof "RGS_GIT_PASSWORD=" - 1);
+        memcpy(envp[k] + sizeof "RGS_GIT_PASSWORD=" - 1, password, pl + 1);
+        k++;
+        rgs_debug("git %s: credentials for %s://%s from %s", argc > 1 ? argv[1] : "", remote->protocol,
+                  remote->host, source);
+    }
     envp[k] = NULL;
 
     int po[2], pe[2];
@@ -490,8 +764,7 @@ done_env:
     if (infd >= 0)
         close(infd);
     for (size_t i = 0; envp[i]; i++) {
-        if (!strncmp(envp[i], "RGS_GIT_PASSWORD=", 17))
-            explicit_bzero(envp[i], strlen(envp[i]));
+        explicit_bzero(envp[i], strlen(envp[i])); /* the credentials among them */
         free(envp[i]);
     }
     free(envp);

@@ -4,10 +4,13 @@
  * work (ls-remote, clone, fetch, push), history surgery (rebase, merge)
  * and the index entries of a commit (git update-index on a split index,
  * see "committing without the index" below) through the git CLI, every call with a time limit and a fixed, explicit
- * environment: the deploy key with IdentitiesOnly, the configured
- * known_hosts with strict checking (trust on first use only when asked),
- * HTTPS tokens through a credential helper that reads the environment
- * (never in a URL, an argument or .git/config), hooks off, no prompts, the
+ * environment: the deploy key with IdentitiesOnly (a copy that lives only
+ * while the process runs, rgs_sshkey_install), the configured known_hosts
+ * with strict checking (trust on first use only when asked), HTTPS
+ * credentials through a credential helper that answers only for the
+ * protocol and host of the remote being contacted and reads them from the
+ * child's environment (never in a URL, an argument or .git/config), no
+ * other secret in any child's environment, hooks off, no prompts, the
  * committer identity set.  What the original did and got wrong:
  * relay.md §5.9, §5.12, §6, §8.
  */
@@ -44,48 +47,134 @@ int rgs_git_ca_skipped(void);
 
 /* ---- running the git CLI ---- */
 
+/* One secret variable taken from the environment by rgs_git_ctx_init. */
+typedef struct {
+    char *name;  /* "GIT_TOKEN", "GIT_TOKEN_<HOST>", "GIT_USERNAME", "GIT_USERNAME_<HOST>" */
+    char *value; /* non-empty */
+} rgs_git_secret;
+
 typedef struct {
     char *data_dir;
     char *ssh_command;       /* GIT_SSH_COMMAND, or NULL when no key is configured */
+    char *key_path;          /* the key ssh uses: the private runtime copy of
+                                SSH_PRIVATE_KEY or SSH_PRIVATE_KEY_FILE as it is;
+                                NULL for none */
     char *committer_name;    /* from [commit] */
     char *committer_email;
     double timeout;          /* seconds for one network command (ls-remote, clone, fetch, push) */
     double local_timeout;    /* seconds for one local command (rebase, checkout, ...) */
+    rgs_git_secret *secrets; /* the tokens and user names, moved out of the environment */
+    size_t n_secrets;
 } rgs_git_ctx;
 
 /* rgs_git_ctx_init: prepare the environment of every git CLI call.
- * SSH: the key from SSH_PRIVATE_KEY is written to DATA_DIR/ssh/git_sync_key
- * (0600, directory 0700; relay.md §5.6 keeps it there), or the file named
- * by SSH_PRIVATE_KEY_FILE is used as it is.  Known hosts: SSH_KNOWN_HOSTS
- * (file content) is written to DATA_DIR/ssh/known_hosts, or the file named
- * by SSH_KNOWN_HOSTS_FILE is used, else DATA_DIR/ssh/known_hosts (possibly
- * absent: every SSH host is then refused).  `tofu` true selects
- * StrictHostKeyChecking=accept-new (new hosts are added to that file),
- * false StrictHostKeyChecking=yes.  `timeout` is the limit in seconds of
- * one network command.  Returns 0, or -1 (message printed; temporary). */
+ * SSH: the key from SSH_PRIVATE_KEY is written to a private runtime
+ * directory (rgs_sshkey_install: $XDG_RUNTIME_DIR, /dev/shm or /tmp; mode
+ * 0600 in a 0700 directory; removed when the process ends); a key file
+ * DATA_DIR/ssh/git_sync_key that an older version or the original service
+ * stored (relay.md §5.12, §8) is then removed (with a warning; only named
+ * when `dry_run`; kept when SSH_PRIVATE_KEY_FILE names it).  Or the file
+ * named by SSH_PRIVATE_KEY_FILE is used where it is, never copied.  First,
+ * copies that killed runs left are swept (rgs_sshkey_sweep).  Known
+ * hosts: SSH_KNOWN_HOSTS (file content) is written to
+ * DATA_DIR/ssh/known_hosts, or the file named by SSH_KNOWN_HOSTS_FILE is
+ * used, else DATA_DIR/ssh/known_hosts (possibly absent: every SSH host is
+ * then refused).  `tofu` true selects StrictHostKeyChecking=accept-new
+ * (new hosts are added to that file), false StrictHostKeyChecking=yes.
+ * `timeout` is the limit in seconds of one network command.
+ * HTTPS: GIT_TOKEN, GIT_USERNAME and every GIT_TOKEN_<HOST> and
+ * GIT_USERNAME_<HOST> are copied into the context and removed from the
+ * process's environment, their values overwritten (explicit_bzero; so
+ * /proc/<pid>/environ no longer shows them); so is SSH_PRIVATE_KEY once
+ * written.  Returns 0, or -1 (message printed; temporary). */
 int rgs_git_ctx_init(rgs_git_ctx *c, const char *data_dir, const rgs_config *cfg, bool tofu,
-                     double timeout);
+                     double timeout, bool dry_run);
+
+/* rgs_git_take_secrets: the part of rgs_git_ctx_init that moves
+ * GIT_TOKEN, GIT_USERNAME, GIT_TOKEN_<HOST> and GIT_USERNAME_<HOST> (empty
+ * ones are dropped) from the environment into c->secrets (c zeroed or
+ * from rgs_git_ctx_init; rgs_git_ctx_free releases). */
+void rgs_git_take_secrets(rgs_git_ctx *c);
+
+/* rgs_git_ctx_free: release the context, overwriting the secrets, and
+ * remove the runtime copy of the key. */
 void rgs_git_ctx_free(rgs_git_ctx *c);
 
+/* A remote's URL taken apart (rgs_git_remote_parse). */
+typedef struct {
+    char *url;          /* the URL to give git and to store in .git/config:
+                           http(s) without any userinfo and with the scheme
+                           in lower case; other URLs without a password
+                           (an ssh user name is kept) */
+    char *protocol;     /* "https" or "http"; NULL for every other transport */
+    char *host;         /* host[:port] exactly as git's credential protocol
+                           names it (gitcredentials(7): the URL's host part,
+                           percent-decoded); NULL when protocol is NULL */
+    char *username;     /* user name of the URL's userinfo (percent-decoded),
+                           NULL when none or empty */
+    char *password;     /* password of the URL's userinfo (percent-decoded),
+                           NULL when none */
+    bool had_userinfo;  /* http(s): the URL had userinfo; others: a password */
+} rgs_git_remote;
+
+/* rgs_git_remote_parse: split `url` (as configured) into the URL git sees
+ * and the credentials it carried.  Userinfo is the part of the authority
+ * before its last '@' (RFC 3986 §3.2.1; user and password split at the
+ * first ':').  A user name or password with a control character once
+ * decoded is dropped.  Never fails; release with rgs_git_remote_free. */
+void rgs_git_remote_parse(const char *url, rgs_git_remote *out);
+
+/* rgs_git_remote_free: free the fields, overwriting username and password
+ * first. */
+void rgs_git_remote_free(rgs_git_remote *r);
+
+/* rgs_git_token_var: the per-host variable for `host` (host[:port] as in
+ * rgs_git_remote): `base` + "_" + the host upper-cased with every byte that
+ * is not A-Z or 0-9 replaced by '_', e.g. ("GIT_TOKEN",
+ * "git.example.com:3000") -> "GIT_TOKEN_GIT_EXAMPLE_COM_3000".  Caller
+ * frees. */
+char *rgs_git_token_var(const char *base, const char *host);
+
+/* rgs_git_credentials: what the credential helper would answer for
+ * `remote` (an http(s) one; NULL otherwise): password = the URL's
+ * password, else GIT_TOKEN_<HOST>, else GIT_TOKEN, else "" when the URL
+ * names a user (a token written as the URL's user name), else none;
+ * user = the URL's user, else GIT_USERNAME_<HOST>, else GIT_USERNAME, else
+ * "x-access-token".  *source names where the password came from ("url",
+ * the variable's name, or "url user name").  Plain http gets credentials
+ * only on the loopback interface (127.0.0.1, localhost, [::1]).
+ * Returns true with *user, *password and *source borrowed from `c` and
+ * `remote`, or false (no credentials). */
+bool rgs_git_credentials(const rgs_git_ctx *c, const rgs_git_remote *remote, const char **user,
+                         const char **password, const char **source);
+
 /* rgs_git_cli: run `git <args...>` (NULL-terminated list) in directory
- * `cwd` with the context's environment.  `password` (may be NULL) is
- * handed to the credential helper for HTTPS remotes through the child's
- * environment (else $GIT_TOKEN is used, username $GIT_USERNAME or
- * "x-access-token").  `network` selects the network time limit.  stdout and
- * stderr are collected into `out` and `err` (each may be NULL; at most
- * 16 MiB kept), with URL credentials removed from `err`.  The process group
- * is killed when the limit passes.
+ * `cwd` with the context's environment: an allow-list of the caller's
+ * variables (PATH, HOME, USER, LOGNAME, TMPDIR, TZ, XDG_CONFIG_HOME,
+ * GIT_CONFIG_GLOBAL, GIT_CONFIG_SYSTEM, GIT_CONFIG_NOSYSTEM,
+ * GIT_ALLOW_PROTOCOL, the proxy variables, SSL_CERT_FILE, SSL_CERT_DIR,
+ * CURL_CA_BUNDLE, GIT_SSL_CAINFO, GIT_SSL_CAPATH) plus the context's
+ * settings; no other variable passes (no Relay key, webhook secret, deploy
+ * key or token).  `remote` (may be NULL) is the remote this command talks
+ * to: for an http(s) remote with credentials (rgs_git_credentials) the
+ * child gets RGS_GIT_PROTOCOL, RGS_GIT_HOST, RGS_GIT_USERNAME and
+ * RGS_GIT_PASSWORD, which the credential helper gives git only when git
+ * asks for exactly that protocol and host (port included).  `network`
+ * selects the network time limit.  stdout and stderr are collected into
+ * `out` and `err` (each may be NULL; at most 16 MiB kept), with URL
+ * credentials removed from `err`.  The process group is killed when the
+ * limit passes.
  * Returns the exit status (0..255), -1 when git could not be started, -2
  * on time-out. */
-int rgs_git_cli(const rgs_git_ctx *c, const char *cwd, const char *password, bool network,
+int rgs_git_cli(const rgs_git_ctx *c, const char *cwd, const rgs_git_remote *remote, bool network,
                 rgs_buf *out, rgs_buf *err, ...) __attribute__((sentinel));
 
 /* rgs_git_cliv: the same with the arguments as a NULL-terminated array
  * (at most 64). */
-int rgs_git_cliv(const rgs_git_ctx *c, const char *cwd, const char *password, bool network,
+int rgs_git_cliv(const rgs_git_ctx *c, const char *cwd, const rgs_git_remote *remote, bool network,
                  rgs_buf *out, rgs_buf *err, const char *const *args);
 
-/* rgs_git_cli_in: a local command (local time limit, no password) like
+/* rgs_git_cli_in: a local command (local time limit, no credentials) like
  * rgs_git_cliv, with the n bytes at `in` (NULL: empty) as the child's
  * standard input instead of /dev/null (handed over in a memfd, so a child
  * that stops reading early cannot block or signal the caller).  Returns
@@ -96,11 +185,6 @@ int rgs_git_cli_in(const rgs_git_ctx *c, const char *cwd, const void *in, size_t
 /* rgs_git_first_line: the first non-empty line of `err` (for messages and
  * push records), at most 300 bytes, "" when none.  Static storage. */
 const char *rgs_git_first_line(const rgs_buf *err);
-
-/* rgs_git_url_split: a URL for .git/config and messages, without the
- * password of "scheme://user:password@host/..." (user kept), and that
- * password (NULL when none).  Both malloc'd. */
-void rgs_git_url_split(const char *url, char **clean, char **password);
 
 /* ---- repositories ---- */
 

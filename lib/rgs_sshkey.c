@@ -10,12 +10,14 @@
 #include <openssl/pem.h>
 
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -39,6 +41,7 @@ const char *rgs_sshkey_error(void) { return last_error; }
 char *rgs_sshkey_normalize(const char *text)
 {
     rgs_buf b = RGS_BUF_INIT;
+    rgs_buf_reserve(&b, strlen(text) + 2); /* never reallocated: no stray copies */
     const char *s = text, *e = text + strlen(text);
     while (s < e && strchr(" \t\r\n", *s))
         s++;
@@ -81,7 +84,15 @@ static int keygen_public(const char *path, rgs_buf *out)
         dup2(nul, 0);
         dup2(pout[1], 1);
         dup2(nul, 2); /* its messages name the temporary file; ours are clearer */
-        execlp("ssh-keygen", "ssh-keygen", "-y", "-P", "", "-f", path, (char *)NULL);
+        /* none of the caller's secrets (rgs-verify holds WEBHOOK_SECRET) */
+        const char *pth = getenv("PATH");
+        char *envp[3] = {NULL, (char *)"LC_ALL=C", NULL};
+        char pbuf[4096];
+        snprintf(pbuf, sizeof pbuf, "PATH=%s", pth && *pth ? pth : "/usr/bin:/bin");
+        envp[0] = pbuf;
+        char *const argv[] = {(char *)"ssh-keygen", (char *)"-y", (char *)"-P", (char *)"",
+                              (char *)"-f", (char *)path, NULL};
+        execvpe("ssh-keygen", argv, envp);
         _exit(127);
     }
     close(pout[1]);
@@ -253,11 +264,9 @@ int rgs_sshkey_public(const char *private_key_text, char **public_line, char **k
         rgs_buf_free(&blob);
         return prc;
     }
-    const char *tmpdir = getenv("TMPDIR");
-    char *dir = rgs_xasprintf("%s/rgs-sshkey.XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
-    if (!mkdtemp(dir)) {
-        set_error("cannot create a temporary directory: %s", strerror(errno));
-        free(dir);
+    char *dir = rgs_sshkey_private_dir("rgs-sshkey");
+    if (!dir) {
+        set_error("cannot create a private temporary directory: %s", strerror(errno));
         return -2;
     }
     char *path = rgs_xasprintf("%s/key", dir);
@@ -303,48 +312,182 @@ int rgs_sshkey_public(const char *private_key_text, char **public_line, char **k
     return 0;
 }
 
-int rgs_sshkey_write(const char *dir, const char *name, const char *private_key_text)
+/* ---- private runtime copies ---- */
+
+#define KEY_FILE "git_sync_key"
+
+/* a base directory for rgs_sshkey_private_dir; i = 0, 1, 2; NULL: skip */
+static const char *private_base(int i)
 {
+    struct stat st;
+    if (i == 0) {
+        const char *x = getenv("XDG_RUNTIME_DIR");
+        if (!x || x[0] != '/' || strlen(x) > 3000 || lstat(x, &st) < 0 || !S_ISDIR(st.st_mode) ||
+            st.st_uid != geteuid() || (st.st_mode & 022))
+            return NULL;
+        return x;
+    }
+    if (i == 1)
+        return lstat("/dev/shm", &st) == 0 && S_ISDIR(st.st_mode) && access("/dev/shm", W_OK | X_OK) == 0
+                   ? "/dev/shm"
+                   : NULL;
+    return "/tmp";
+}
+
+char *rgs_sshkey_private_dir(const char *tag)
+{
+    int e = ENOENT;
+    for (int i = 0; i < 3; i++) {
+        const char *base = private_base(i);
+        if (!base)
+            continue;
+        char *dir = rgs_xasprintf("%s/%s.XXXXXX", base, tag);
+        if (mkdtemp(dir) && chmod(dir, 0700) == 0)
+            return dir;
+        e = errno;
+        rmdir(dir);
+        free(dir);
+    }
+    errno = e;
+    return NULL;
+}
+
+/* the installed copy: static storage, so the signal handler needs no
+ * allocation */
+static char inst_dir[4096], inst_file[4200];
+static pid_t inst_pid;
+static int inst_lock = -1;
+static bool inst_hooked;
+
+void rgs_sshkey_uninstall(void)
+{
+    if (!inst_dir[0] || inst_pid != getpid())
+        return;
+    int e = errno;
+    if (inst_file[0])
+        unlink(inst_file);
+    rmdir(inst_dir);
+    inst_file[0] = '\0';
+    inst_dir[0] = '\0';
+    if (inst_lock >= 0)
+        close(inst_lock);
+    inst_lock = -1;
+    errno = e;
+}
+
+static void on_signal(int sig)
+{
+    rgs_sshkey_uninstall();
+    raise(sig); /* SA_RESETHAND: the default action, once this handler returns */
+}
+
+static void hook_exit(void)
+{
+    if (inst_hooked)
+        return;
+    inst_hooked = true;
+    atexit(rgs_sshkey_uninstall);
+    static const int sigs[] = {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGALRM};
+    for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++) {
+        struct sigaction old;
+        if (sigaction(sigs[i], NULL, &old) < 0 || old.sa_handler != SIG_DFL ||
+            (old.sa_flags & SA_SIGINFO))
+            continue;
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_signal;
+        sa.sa_flags = SA_RESETHAND;
+        sigfillset(&sa.sa_mask);
+        sigaction(sigs[i], &sa, NULL);
+    }
+}
+
+int rgs_sshkey_install(const char *private_key_text, const char *tag, const char **path)
+{
+    *path = NULL;
     last_error[0] = '\0';
-    if (rgs_mkdirs(dir, 0700) < 0 || chmod(dir, 0700) < 0) {
-        int e = errno;
-        set_error("cannot create '%s': %s", dir, strerror(e));
-        rgs_error("ssh key directory '%s': %s", dir, strerror(e));
+    rgs_sshkey_uninstall();
+    hook_exit();
+    char *dir = rgs_sshkey_private_dir(tag);
+    if (!dir || strlen(dir) >= sizeof inst_dir - 20) {
+        int e = dir ? ENAMETOOLONG : errno;
+        if (dir)
+            rmdir(dir);
+        free(dir);
+        set_error("cannot create a private directory for the key: %s", strerror(e));
+        rgs_error("ssh key: %s", last_error);
         errno = e;
         return -1;
     }
-    char *key = rgs_sshkey_normalize(private_key_text);
-    size_t n = strlen(key);
-    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    int rc = -1, e = 0;
-    if (dfd < 0) {
+    /* known to the handlers before anything is written into it */
+    inst_pid = getpid();
+    snprintf(inst_dir, sizeof inst_dir, "%s", dir);
+    snprintf(inst_file, sizeof inst_file, "%s/" KEY_FILE, dir);
+    free(dir);
+    int e = 0;
+    int dfd = open(inst_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (dfd < 0 || flock(dfd, LOCK_EX | LOCK_NB) < 0) {
         e = errno;
+        if (dfd >= 0)
+            close(dfd);
     } else {
-        rgs_buf old = RGS_BUF_INIT;
-        int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-        struct stat st;
-        bool same = false;
-        if (fd >= 0) {
-            same = fstat(fd, &st) == 0 && (st.st_mode & 07777) == 0600 && st.st_uid == geteuid() &&
-                   rgs_read_fd(fd, &old, KEY_MAX_BYTES * 2) == 0 && old.len == n &&
-                   !memcmp(old.data, key, n);
-            close(fd);
-        }
-        if (old.data)
-            explicit_bzero(old.data, old.len);
-        rgs_buf_free(&old);
-        if (same)
-            rc = 0;
-        else if ((rc = rgs_write_atomic(dfd, name, key, n, 0600)) < 0)
+        inst_lock = dfd;
+        char *key = rgs_sshkey_normalize(private_key_text);
+        size_t n = strlen(key);
+        int fd = openat(dfd, KEY_FILE, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd < 0 || rgs_write_all(fd, key, n) < 0 || fchmod(fd, 0600) < 0)
             e = errno;
-        close(dfd);
+        if (fd >= 0 && close(fd) < 0 && !e)
+            e = errno;
+        explicit_bzero(key, n);
+        free(key);
     }
-    explicit_bzero(key, n);
-    free(key);
-    if (rc < 0) {
-        set_error("cannot write the key into '%s': %s", dir, strerror(e));
-        rgs_error("ssh key '%s/%s': %s", dir, name, strerror(e));
+    if (e) {
+        set_error("cannot write the key into '%s': %s", inst_dir, strerror(e));
+        rgs_error("ssh key: %s", last_error);
+        rgs_sshkey_uninstall();
         errno = e;
+        return -1;
     }
-    return rc;
+    *path = inst_file;
+    return 0;
+}
+
+int rgs_sshkey_sweep(const char *tag)
+{
+    int removed = 0;
+    size_t tl = strlen(tag);
+    double now = rgs_now();
+    for (int i = 0; i < 3; i++) {
+        const char *base = private_base(i);
+        DIR *d = base ? opendir(base) : NULL;
+        if (!d)
+            continue;
+        struct dirent *ent;
+        while ((ent = readdir(d))) {
+            const char *name = ent->d_name;
+            if (strlen(name) != tl + 7 || strncmp(name, tag, tl) || name[tl] != '.')
+                continue;
+            int dfd = openat(dirfd(d), name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            struct stat st;
+            if (dfd < 0)
+                continue;
+            if (fstat(dfd, &st) < 0 || st.st_uid != geteuid() || flock(dfd, LOCK_EX | LOCK_NB) < 0) {
+                close(dfd); /* another user's, or a live process's */
+                continue;
+            }
+            struct stat kst;
+            bool has_key = fstatat(dfd, KEY_FILE, &kst, AT_SYMLINK_NOFOLLOW) == 0;
+            double age = now - ((double)st.st_mtim.tv_sec + st.st_mtim.tv_nsec / 1e9);
+            if (has_key || age > 60) {
+                /* only what rgs_sshkey_install puts there */
+                unlinkat(dfd, KEY_FILE, 0);
+                if (unlinkat(dirfd(d), name, AT_REMOVEDIR) == 0)
+                    removed++;
+            }
+            close(dfd);
+        }
+        closedir(d);
+    }
+    return removed;
 }

@@ -8,6 +8,7 @@
 #include "rgs_config.h"
 #include "rgs_git.h"
 #include "rgs_record.h"
+#include "rgs_toml.h"
 #include "rgs_util.h"
 
 #include <dirent.h>
@@ -461,9 +462,9 @@ static int repo_configure(const repo_t *r, git_repository *repo)
         return -1;
     }
     for (const rgs_connector *k = r->first; k; k = rgs_config_next(cfg, k)) {
-        char *clean, *pw;
-        rgs_git_url_split(k->url, &clean, &pw);
-        free(pw);
+        rgs_git_remote rm;
+        rgs_git_remote_parse(k->url, &rm);
+        const char *clean = rm.url;
         char *ukey = rgs_xasprintf("remote.%s.url", k->remote_name);
         char *fkey = rgs_xasprintf("remote.%s.fetch", k->remote_name);
         git_buf have = GIT_BUF_INIT;
@@ -494,7 +495,7 @@ static int repo_configure(const repo_t *r, git_repository *repo)
         git_config_entry_free(fe);
         free(ukey);
         free(fkey);
-        free(clean);
+        rgs_git_remote_free(&rm);
     }
     git_config_free(conf);
     if (!r->first)
@@ -533,11 +534,11 @@ static int repo_configure(const repo_t *r, git_repository *repo)
 /* ls-remote: 0 reachable (has_branch set), -1 unreachable (reason) */
 static int probe_remote(const rgs_connector *k, bool *has_branch, char *reason, size_t rlen)
 {
-    char *clean, *pw;
-    rgs_git_url_split(k->url, &clean, &pw);
+    rgs_git_remote rm;
+    rgs_git_remote_parse(k->url, &rm);
     rgs_buf out = RGS_BUF_INIT, err = RGS_BUF_INIT;
     char *ref = rgs_xasprintf("refs/heads/%s", k->branch);
-    int rc = rgs_git_cli(&gctx, data_dir, pw, true, &out, &err, "ls-remote", "--heads", "--", clean,
+    int rc = rgs_git_cli(&gctx, data_dir, &rm, true, &out, &err, "ls-remote", "--heads", "--", rm.url,
                          NULL);
     *has_branch = false;
     if (rc == 0) {
@@ -554,10 +555,7 @@ static int probe_remote(const rgs_connector *k, bool *has_branch, char *reason, 
     } else {
         snprintf(reason, rlen, "%s", rgs_git_first_line(&err));
     }
-    if (pw)
-        explicit_bzero(pw, strlen(pw));
-    free(pw);
-    free(clean);
+    rgs_git_remote_free(&rm);
     free(ref);
     rgs_buf_free(&out);
     rgs_buf_free(&err);
@@ -632,15 +630,12 @@ static int repo_create(repo_t *r, double now)
     rgs_buf err = RGS_BUF_INIT;
     int rc;
     if (src) {
-        char *clean, *pw;
-        rgs_git_url_split(src->url, &clean, &pw);
-        rc = rgs_git_cli(&gctx, parent, pw, true, NULL, &err, "clone", "-q", "--no-tags",
+        rgs_git_remote rm;
+        rgs_git_remote_parse(src->url, &rm);
+        rc = rgs_git_cli(&gctx, parent, &rm, true, NULL, &err, "clone", "-q", "--no-tags",
                          "--single-branch", "--branch", src->branch, "--origin", src->remote_name,
-                         "--", clean, tmp, NULL);
-        if (pw)
-            explicit_bzero(pw, strlen(pw));
-        free(pw);
-        free(clean);
+                         "--", rm.url, tmp, NULL);
+        rgs_git_remote_free(&rm);
     } else {
         rc = rgs_git_cli(&gctx, parent, NULL, false, NULL, &err, "init", "-q", "-b", r->first->branch,
                          "--", tmp, NULL);
@@ -1092,11 +1087,12 @@ static int integrate(const repo_t *r, const rgs_connector *k, const char *upstre
 
 typedef enum { PUSH_OK, PUSH_REJECTED, PUSH_ERROR } push_rc;
 
-static push_rc push_once(const repo_t *r, const rgs_connector *k, const char *pw, char *why, size_t wlen)
+static push_rc push_once(const repo_t *r, const rgs_connector *k, const rgs_git_remote *rm, char *why,
+                         size_t wlen)
 {
     char *spec = rgs_xasprintf("refs/heads/%s:refs/heads/%s", r->first->branch, k->branch);
     rgs_buf out = RGS_BUF_INIT, err = RGS_BUF_INIT;
-    int st = rgs_git_cli(&gctx, r->dir, pw, true, &out, &err, "push", "--porcelain", "--no-verify",
+    int st = rgs_git_cli(&gctx, r->dir, rm, true, &out, &err, "push", "--porcelain", "--no-verify",
                          k->remote_name, spec, NULL);
     push_rc rc = st == 0 ? PUSH_OK : PUSH_ERROR;
     /* porcelain: "<flag>\t<from>:<to>\t<summary> (<reason>)" per ref */
@@ -1126,11 +1122,12 @@ static push_rc push_once(const repo_t *r, const rgs_connector *k, const char *pw
     return rc;
 }
 
-static int fetch_remote(const repo_t *r, const rgs_connector *k, const char *pw, char *why, size_t wlen)
+static int fetch_remote(const repo_t *r, const rgs_connector *k, const rgs_git_remote *rm, char *why,
+                        size_t wlen)
 {
     char *spec = rgs_xasprintf("+refs/heads/%s:refs/remotes/%s/%s", k->branch, k->remote_name, k->branch);
     rgs_buf err = RGS_BUF_INIT;
-    int st = rgs_git_cli(&gctx, r->dir, pw, true, NULL, &err, "fetch", "-q", "--no-tags", "--no-write-fetch-head",
+    int st = rgs_git_cli(&gctx, r->dir, rm, true, NULL, &err, "fetch", "-q", "--no-tags", "--no-write-fetch-head",
                          k->remote_name, spec, NULL);
     if (st != 0)
         snprintf(why, wlen, "fetch: %s", st == -2 ? "timed out" : rgs_git_first_line(&err));
@@ -1189,9 +1186,8 @@ static void push_remote(repo_t *r, const rgs_connector *k, double now, bool fina
         rgs_info("would push '%s' to remote '%s'", r->dir, k->remote_name);
         goto out;
     }
-    char *clean_url, *pw;
-    rgs_git_url_split(k->url, &clean_url, &pw);
-    free(clean_url);
+    rgs_git_remote rm; /* the credentials bound to the URL's protocol and host */
+    rgs_git_remote_parse(k->url, &rm);
     bool rebased = false;
     char why[400] = "";
     const char *result = "error";
@@ -1199,7 +1195,7 @@ static void push_remote(repo_t *r, const rgs_connector *k, double now, bool fina
     int conflicts = 0;
     for (attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
         why[0] = '\0';
-        push_rc pr = push_once(r, k, pw, why, sizeof why);
+        push_rc pr = push_once(r, k, &rm, why, sizeof why);
         if (pr == PUSH_OK) {
             result = rebased ? "rebased" : "ok";
             break;
@@ -1217,7 +1213,7 @@ static void push_remote(repo_t *r, const rgs_connector *k, double now, bool fina
         if (attempt == MAX_ATTEMPTS)
             break;
         char fwhy[400] = "";
-        if (fetch_remote(r, k, pw, fwhy, sizeof fwhy) < 0) {
+        if (fetch_remote(r, k, &rm, fwhy, sizeof fwhy) < 0) {
             snprintf(why, sizeof why, "%s", fwhy);
             result = "error";
             break;
@@ -1237,9 +1233,7 @@ static void push_remote(repo_t *r, const rgs_connector *k, double now, bool fina
     }
     if (attempt > MAX_ATTEMPTS)
         attempt = MAX_ATTEMPTS;
-    if (pw)
-        explicit_bzero(pw, strlen(pw));
-    free(pw);
+    rgs_git_remote_free(&rm);
     if (git_repository_open(&repo, r->dir) == 0)
         rgs_git_ref_hex(repo, lref, local);
     bool good = !strcmp(result, "ok") || !strcmp(result, "rebased");
@@ -1335,6 +1329,78 @@ static int prepare_all(void)
     }
     pstate_save();
     return rc;
+}
+
+/* --check-config: credentials written in connector URLs (the original
+ * service's only way, relay.md §5.12) still work but are deprecated: name
+ * file, line and key, never the secret.  And one GIT_TOKEN for several
+ * hosts: each of them receives it. */
+static void warn_credentials(void)
+{
+    rgs_buf text = RGS_BUF_INIT;
+    rgs_toml *root = NULL;
+    char perr[300];
+    const rgs_toml *arr = NULL;
+    if (cfg->exists && rgs_read_file(AT_FDCWD, cfg->path, &text, 0) == 0 &&
+        rgs_toml_parse(text.data ? text.data : "", text.len, &root, perr, sizeof perr) == 0)
+        arr = rgs_toml_get(root, "git_connector");
+    if (text.data)
+        explicit_bzero(text.data, text.len);
+    rgs_buf_free(&text);
+    rgs_git_ctx creds; /* only the credentials: no key written, nothing touched */
+    memset(&creds, 0, sizeof creds);
+    rgs_git_take_secrets(&creds);
+    char **shared = NULL; /* "protocol://host" that would get GIT_TOKEN */
+    size_t n_shared = 0;
+    for (size_t i = 0; i < cfg->n_connectors; i++) {
+        const rgs_connector *k = &cfg->connectors[i];
+        unsigned line = k->line;
+        for (size_t j = 0; arr && arr->type == RGS_TOML_ARRAY && j < arr->n; j++)
+            if (arr->items[j]->line == k->line && rgs_toml_get_line(arr->items[j], "url"))
+                line = rgs_toml_get_line(arr->items[j], "url");
+        rgs_git_remote rm;
+        rgs_git_remote_parse(k->url, &rm);
+        if (rm.had_userinfo && rm.protocol) {
+            char *var = rgs_git_token_var("GIT_TOKEN", rm.host);
+            rgs_warn("%s:%u: url: credentials in the URL (%s) are deprecated: rgs-commit removes "
+                     "them from the URL git sees and hands them over through its credential helper; "
+                     "remove them from the URL and set GIT_TOKEN (and GIT_USERNAME), or %s for "
+                     "this host only",
+                     cfg->path, line, rm.url, var);
+            free(var);
+        } else if (rm.had_userinfo) {
+            rgs_warn("%s:%u: url: a password in this URL (%s) is never used; remove it", cfg->path, line,
+                     rm.url);
+        }
+        const char *u, *pw, *src;
+        if (rgs_git_credentials(&creds, &rm, &u, &pw, &src) && !strcmp(src, "GIT_TOKEN")) {
+            char *h = rgs_xasprintf("%s://%s", rm.protocol, rm.host);
+            size_t j;
+            for (j = 0; j < n_shared && strcmp(shared[j], h); j++)
+                ;
+            if (j == n_shared) {
+                shared = rgs_xrealloc(shared, (n_shared + 1) * sizeof *shared);
+                shared[n_shared++] = h;
+            } else {
+                free(h);
+            }
+        }
+        rgs_git_remote_free(&rm);
+    }
+    if (n_shared > 1) {
+        rgs_buf list = RGS_BUF_INIT;
+        for (size_t j = 0; j < n_shared; j++)
+            rgs_buf_printf(&list, "%s%s", j ? ", " : "", shared[j]);
+        rgs_warn("GIT_TOKEN: one token is handed to %zu hosts (%s); give each host its own token in "
+                 "GIT_TOKEN_<HOST> (see rgs-commit(1))",
+                 n_shared, list.data);
+        rgs_buf_free(&list);
+    }
+    for (size_t j = 0; j < n_shared; j++)
+        free(shared[j]);
+    free(shared);
+    rgs_git_ctx_free(&creds);
+    rgs_toml_free(root);
 }
 
 /* ---- input ---- */
@@ -1462,6 +1528,17 @@ static int filter(void)
 
 /* ---- main ---- */
 
+/* the configuration's URLs may hold credentials: overwritten before the
+ * memory goes back to the allocator */
+static void config_free_scrubbed(void)
+{
+    for (size_t i = 0; cfg && i < cfg->n_connectors; i++)
+        if (cfg->connectors[i].url)
+            explicit_bzero(cfg->connectors[i].url, strlen(cfg->connectors[i].url));
+    rgs_config_free(cfg);
+    cfg = NULL;
+}
+
 static void usage(FILE *f)
 {
     fputs("usage: rgs-commit [-v] [-q] [-n] [-d DATA_DIR] [--git-config-file FILE]\n"
@@ -1483,7 +1560,8 @@ static void usage(FILE *f)
           "  -n, --dry-run              say what would be done; change nothing\n"
           "  -v, -q                     more, fewer messages\n"
           "Environment: SSH_PRIVATE_KEY | SSH_PRIVATE_KEY_FILE, SSH_KNOWN_HOSTS |\n"
-          "SSH_KNOWN_HOSTS_FILE, GIT_TOKEN, GIT_USERNAME, RGS_GIT_CONFIG_FILE.\n"
+          "SSH_KNOWN_HOSTS_FILE, GIT_TOKEN, GIT_USERNAME, GIT_TOKEN_<HOST>,\n"
+          "GIT_USERNAME_<HOST>, RGS_GIT_CONFIG_FILE (see rgs-commit(1)).\n"
           "Exit status: 0 ok, 1 some commits or pushes failed, 100 bad usage or\n"
           "configuration, 111 temporary (I/O, repositories not ready), 101 internal.\n",
           f);
@@ -1561,7 +1639,8 @@ int main(int argc, char **argv)
         else
             rgs_info("configuration '%s': %zu connectors, %zu authors", cfg->path, cfg->n_connectors,
                      cfg->n_authors);
-        rgs_config_free(cfg);
+        warn_credentials();
+        config_free_scrubbed();
         free(abs_dd);
         return RGS_EX_OK;
     }
@@ -1569,7 +1648,7 @@ int main(int argc, char **argv)
     if (rgs_git_ca_skipped())
         rgs_debug("libgit2: the CA bundle is not parsed (libgit2 makes no network connections here; "
                   "the git CLI does)");
-    if (rgs_git_ctx_init(&gctx, data_dir, cfg, tofu, git_timeout) < 0)
+    if (rgs_git_ctx_init(&gctx, data_dir, cfg, tofu, git_timeout, dry_run) < 0)
         worse(RGS_EX_TEMP);
     pstate_load();
     int rc = prepare ? prepare_all() : filter();
@@ -1584,7 +1663,7 @@ int main(int argc, char **argv)
     free(held);
     json_decref(pstate);
     rgs_git_ctx_free(&gctx);
-    rgs_config_free(cfg);
+    config_free_scrubbed();
     git_libgit2_shutdown();
     free(abs_dd);
     return status_worst;

@@ -43,3 +43,32 @@ count_type() {
   if [ $# -ge 4 ]; then jq -c --arg t "$2" --arg f "$3" --arg v "$4" 'select(.type == $t and (.[$f]|tostring) == $v)' "$1" | wc -l
   else jq -c --arg t "$2" 'select(.type == $t)' "$1" | wc -l; fi
 }
+
+# spy_on LOGDIR PROGRAM...: put wrappers for these programs first on PATH;
+# each call appends its arguments (one per line) to LOGDIR/<prog>.<n>.argv
+# and its environment to LOGDIR/<prog>.<n>.env, then runs the real program.
+# A wrapper for ssh also records the key file it was given (-i FILE:
+# "key=FILE mode=... dirmode=..." in LOGDIR/ssh.<n>.key) and, when
+# SPY_SSH_FAIL=1 was set when spy_on ran, stops there (exit 255, as ssh does
+# when it cannot connect).
+spy_on() {
+  local log=$1; shift
+  local dir=$RGS_TMP/spy-bin p real
+  mkdir -p "$log" "$dir"
+  for p in "$@"; do
+    real=$(command -v "$p") || return 1
+    {
+      echo '#!/bin/bash'
+      echo "n=\$(mktemp '$log/$p.XXXXXX'); rm -f \"\$n\""
+      echo 'printf "%s\n" "$@" >"$n.argv"; env >"$n.env"'
+      if [ "$p" = ssh ]; then
+        echo 'k=; prev=; for a in "$@"; do [ "$prev" = -i ] && k=$a; prev=$a; done'
+        echo 'if [ -n "$k" ]; then echo "key=$k mode=$(stat -c %a "$k" 2>/dev/null) dirmode=$(stat -c %a "$(dirname "$k")" 2>/dev/null)" >"$n.key"; cat "$k" >"$n.keycopy" 2>/dev/null; fi'
+        [ "${SPY_SSH_FAIL:-0}" = 1 ] && echo 'echo "ssh: connect to host: Connection refused" >&2; exit 255'
+      fi
+      echo "exec '$real' \"\$@\""
+    } >"$dir/$p"
+    chmod +x "$dir/$p"
+  done
+  export PATH="$dir:$PATH"
+}

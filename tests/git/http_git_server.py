@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """A Git smart-HTTP server for tests: git http-backend behind HTTP Basic
 authentication.  usage: http_git_server.py PORT PROJECT_ROOT USER TOKEN LOG
-Every request's Authorization header (or its absence) and path are
-appended to LOG, so a test can check what the client sent."""
+Every request's path and Authorization header (ok, bad or none, and the
+credentials it carried, decoded, as cred=USER:PASSWORD) are appended to
+LOG, so a test can check what the client sent, and to whom."""
 import base64, http.server, os, subprocess, sys
 
 port, root, user, token, log = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5]
@@ -14,8 +15,14 @@ class H(http.server.BaseHTTPRequestHandler):
         pass
     def handle_any(self):
         auth = self.headers.get("Authorization")
+        cred = ""
+        if auth and auth.startswith("Basic "):
+            try:
+                cred = base64.b64decode(auth[6:]).decode("utf-8", "replace")
+            except ValueError:
+                cred = "?"
         with open(log, "a") as f:
-            f.write(f"{self.command} {self.path} auth={'ok' if auth == want else ('bad' if auth else 'none')}\n")
+            f.write(f"{self.command} {self.path} auth={'ok' if auth == want else ('bad' if auth else 'none')} cred={cred}\n")
         if auth != want:
             self.send_response(401)
             self.send_header("WWW-Authenticate", 'Basic realm="test"')

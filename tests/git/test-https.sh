@@ -33,13 +33,13 @@ t_is "GIT_TOKEN: pushed" "$(jq -r 'select(.type=="push") | .result' out1)" ok
 t_is "server has it" "$(git -C srv/notes.git show main:notes/a.md)" "over http"
 t_ok "the server saw the right credentials" grep -q 'POST /notes.git/git-receive-pack auth=ok' http.log
 
-# --- password written in the URL: stripped from .git/config, still used
+# --- user and password written in the URL: stripped from .git/config, still used
 D=$RGS_TMP/d2; new_data "$D"
 connector $FOLDER "http://deploy:$TOKEN@127.0.0.1:$port/notes.git" 'prefix = "notes"' >"$D/git_connectors.toml"
 rgs-commit -d "$D" --prepare 2>err2
 t_is "URL password: cloned" "$?" 0
 W2=$(repo_of "$D")
-t_is "remote URL in .git/config has no password" "$(git -C "$W2" remote get-url origin)" "http://deploy@127.0.0.1:$port/notes.git"
+t_is "remote URL in .git/config has no userinfo" "$(git -C "$W2" remote get-url origin)" "$URL"
 echo "again" >"$W2/notes/a.md"
 { applied notes/a.md; tick 600 true; } | rgs-commit -d "$D" >out2 2>>err2
 t_is "URL password: pushed" "$(jq -r 'select(.type=="push") | .result' out2)" ok

@@ -3,10 +3,12 @@
 # key and the service's deploy key (no system change: as root it runs in a
 # private mount namespace that gives it its /run/sshd).  Strict host key
 # checking, trust on first use only when asked, wrong host key refused,
-# the key file private, secrets never printed.
+# the key never on the data volume (a private runtime copy that is gone
+# when rgs-commit ends: test-sshkey.sh), secrets never printed.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/gitlib.sh"
 cd "$RGS_TMP"
+mkdir -m 700 run && export XDG_RUNTIME_DIR=$RGS_TMP/run
 [ -x /usr/sbin/sshd ] || { skip "no /usr/sbin/sshd (openssh-server)"; done_testing; }
 
 ssh-keygen -q -t ed25519 -N '' -C host -f hostkey
@@ -54,8 +56,9 @@ SSH_KNOWN_HOSTS=$KH rgs-commit -d "$D" --prepare >prep.out 2>prep.err
 t_is "prepare over SSH: ready" "$?" 0
 W=$(repo_of "$D")
 t_is "cloned over SSH" "$(git -C "$W" rev-parse HEAD)" "$(git -C remote.git rev-parse main)"
-t_is "key file 0600" "$(stat -c %a "$D/ssh/git_sync_key")" 600
-t_is "ssh directory 0700" "$(stat -c %a "$D/ssh")" 700
+t_fails "no key file on the data volume" test -e "$D/ssh/git_sync_key"
+t_is "no runtime copy of the key left" "$(ls -A run)" ""
+t_is "ssh directory (known_hosts) 0700" "$(stat -c %a "$D/ssh")" 700
 mkdir -p "$W/notes"; echo "pushed over ssh" >"$W/notes/a.md"
 { applied notes/a.md; tick 500 true; } | SSH_KNOWN_HOSTS=$KH rgs-commit -d "$D" >out1 2>err1
 t_is "push over SSH: ok" "$(jq -r 'select(.type=="push") | .result' out1)" ok

@@ -2,9 +2,13 @@
 # rgs-ssh show-pubkey (rgs_sshkey_public): the public key of SSH_PRIVATE_KEY,
 # checked against two independent truths: the .pub file ssh-keygen wrote when
 # making the key, and Python cryptography's public_bytes(OpenSSH, OpenSSH),
-# the original service's own method (relay.md §5.12).
+# the original service's own method (relay.md §5.12).  ssh-keygen (for
+# OpenSSH-format keys) gets the key in a private runtime directory and none
+# of the caller's secrets (rgs-verify holds WEBHOOK_SECRET).
 . "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/gitlib.sh"
 cd "$RGS_TMP"
+mkdir -m 700 run && export XDG_RUNTIME_DIR=$RGS_TMP/run
 ssh-keygen -q -t ed25519 -N '' -C 'comment@host' -f ed
 ssh-keygen -q -t rsa -b 2048 -m PEM -N '' -f rsa
 ssh-keygen -q -t ecdsa -b 384 -N '' -f ec
@@ -15,6 +19,7 @@ openssl genpkey -algorithm ec -pkeyopt ec_paramgen_curve:P-521 -out p8ec.pem 2>/
 openssl ecparam -name prime256v1 -genkey -noout -out sec1.pem 2>/dev/null
 openssl genpkey -algorithm ed25519 -aes256 -pass pass:pw -out encpem.pem 2>/dev/null
 chmod 600 ./*.pem
+spy_on "$RGS_TMP/spy" ssh-keygen   # rgs-ssh's calls from here on
 
 # truth 1: python3-cryptography (Debian's, as the original used)
 ref() {
@@ -29,7 +34,7 @@ PY
 }
 # truth 2: the .pub written by ssh-keygen
 pub() { cut -d' ' -f1-2 "$1"; }
-show() { SSH_PRIVATE_KEY=$1 rgs-ssh show-pubkey 2>"$RGS_TMP/err"; }
+show() { SSH_PRIVATE_KEY=$1 WEBHOOK_SECRET=whsec-spied rgs-ssh show-pubkey 2>"$RGS_TMP/err"; }
 
 for k in ed rsa ec; do
   t_is "$k: ssh-keygen's .pub" "$(show "$(cat $k)")" "$(pub $k.pub)"
@@ -64,5 +69,11 @@ t_ok "unset: the original's message" grep -q 'SSH_PRIVATE_KEY environment variab
   <(env -u SSH_PRIVATE_KEY -u SSH_PRIVATE_KEY_FILE rgs-ssh show-pubkey 2>&1)
 t_status "unknown command: 100" 100 rgs-ssh frobnicate
 t_ok "--help" bash -c 'rgs-ssh --help | grep -q show-pubkey'
-t_ok "no temporary key left behind" bash -c '! ls "${TMPDIR:-/tmp}"/rgs-sshkey.* 2>/dev/null | grep -q .'
+t_ok "ssh-keygen ran (spied)" test -n "$(ls spy/ssh-keygen.*.argv 2>/dev/null)"
+t_is "ssh-keygen read the key from the private runtime directory" \
+  "$(grep -h -A1 -x -- -f spy/ssh-keygen.*.argv | grep -v -x -- -f | grep -v -x -- -- | sed -E 's#/rgs-sshkey\.[^/]*/#/rgs-sshkey.X/#' | sort -u)" \
+  "$XDG_RUNTIME_DIR/rgs-sshkey.X/key"
+t_fails "ssh-keygen's environment: no WEBHOOK_SECRET" grep -q '^WEBHOOK_SECRET=' spy/ssh-keygen.*.env
+t_fails "ssh-keygen's environment: no SSH_PRIVATE_KEY" grep -q '^SSH_PRIVATE_KEY=' spy/ssh-keygen.*.env
+t_is "no temporary key left behind" "$(ls -A run)" ""
 done_testing
