@@ -31,9 +31,11 @@ require_programs() {
 }
 
 # Secrets reach only the programs that need them: the internet-facing
-# rgs-verify the webhook secret and the deploy key (for /api/pubkey),
-# rgs-fetch the Relay key, rgs-commit the git credentials, the rest none.
-_rgs_secrets=(RELAY_SERVER_API_KEY WEBHOOK_SECRET SSH_PRIVATE_KEY SSH_PRIVATE_KEY_FILE GIT_TOKEN GIT_USERNAME)
+# rgs-verify the webhook secret (and the deploy key's public half, see
+# export_public_key), rgs-fetch the Relay key, rgs-commit the git
+# credentials (GIT_TOKEN, GIT_TOKEN_<HOST>, the deploy key), the rest none.
+_rgs_secrets=(RELAY_SERVER_API_KEY WEBHOOK_SECRET SSH_PRIVATE_KEY SSH_PRIVATE_KEY_FILE GIT_TOKEN GIT_USERNAME
+  $(compgen -v GIT_TOKEN_) $(compgen -v GIT_USERNAME_))
 _rgs_only() { # VAR...: an env(1) command line that removes every other secret
   local v k keep
   printf '%s\n' env
@@ -43,10 +45,27 @@ _rgs_only() { # VAR...: an env(1) command line that removes every other secret
     [ "$keep" = 1 ] || printf -- '-u\n%s\n' "$v"
   done
 }
-mapfile -t as_verify < <(_rgs_only WEBHOOK_SECRET SSH_PRIVATE_KEY SSH_PRIVATE_KEY_FILE)
+mapfile -t as_verify < <(_rgs_only WEBHOOK_SECRET)
 mapfile -t as_fetch < <(_rgs_only RELAY_SERVER_API_KEY)
-mapfile -t as_commit < <(_rgs_only SSH_PRIVATE_KEY SSH_PRIVATE_KEY_FILE GIT_TOKEN GIT_USERNAME)
+mapfile -t as_commit < <(_rgs_only SSH_PRIVATE_KEY SSH_PRIVATE_KEY_FILE GIT_TOKEN GIT_USERNAME
+  $(compgen -v GIT_TOKEN_) $(compgen -v GIT_USERNAME_))
 mapfile -t as_plain < <(_rgs_only)
+
+# export_public_key: derive the deploy key's public half once (rgs-ssh) and
+# export it as RGS_SSH_PUBLIC_KEY / RGS_SSH_KEY_TYPE for rgs-verify's
+# /api/pubkey.  When the key cannot be read, rgs-verify keeps the private key
+# so /api/pubkey answers 500 with the reason, as the original did.
+export_public_key() {
+  [ -n "${SSH_PRIVATE_KEY:-}${SSH_PRIVATE_KEY_FILE:-}" ] || return 0
+  local pub type
+  if pub=$("${as_commit[@]}" rgs-ssh -q show-pubkey 2>/dev/null) &&
+     type=$("${as_commit[@]}" rgs-ssh -q show-pubkey -t 2>/dev/null); then
+    export RGS_SSH_PUBLIC_KEY=$pub RGS_SSH_KEY_TYPE=$type
+  else
+    msg warning "the deploy key in SSH_PRIVATE_KEY cannot be read: pushes over SSH will fail ($("${as_commit[@]}" rgs-ssh -q show-pubkey 2>&1 >/dev/null | tail -1))"
+    mapfile -t as_verify < <(_rgs_only WEBHOOK_SECRET SSH_PRIVATE_KEY SSH_PRIVATE_KEY_FILE)
+  fi
+}
 
 # redact_url URL: without userinfo, query or fragment, for messages
 redact_url() { sed -E 's#^([A-Za-z][A-Za-z0-9+.-]*://)[^/@]*@#\1***@#; s#[?#].*##' <<<"$1"; }

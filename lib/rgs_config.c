@@ -198,6 +198,8 @@ static void warn_unknown(ctx *c, const rgs_toml *t, const char *const *known, co
 
 static void connector_free(rgs_connector *k)
 {
+    if (k->url) /* an old-style URL may still carry a password */
+        explicit_bzero(k->url, strlen(k->url));
     free(k->url);
     free(k->branch);
     free(k->remote_name);
@@ -400,6 +402,7 @@ int rgs_config_load(const char *path, rgs_config **out)
         return -1;
     }
     int rc = rgs_config_parse(path, text.data, text.len, out);
+    explicit_bzero(text.data, text.len); /* URLs in the file may hold credentials */
     rgs_buf_free(&text);
     return rc;
 }

@@ -573,6 +573,15 @@ static void health(response *r)
 
 static void pubkey(response *r)
 {
+    /* rgs-server derives the public key once at start and hands over only
+     * that (RGS_SSH_PUBLIC_KEY, RGS_SSH_KEY_TYPE), so this internet-facing
+     * process never holds the private key; run alone, it derives it itself */
+    const char *pub = getenv("RGS_SSH_PUBLIC_KEY");
+    if (pub && *pub) {
+        const char *t = getenv("RGS_SSH_KEY_TYPE");
+        set_json(r, 200, json_pack("{s:s,s:s}", "public_key", pub, "key_type", t && *t ? t : "unknown"));
+        return;
+    }
     const char *key = getenv("SSH_PRIVATE_KEY");
     if (!key || !*key) {
         set_error(r, 400, "SSH_PRIVATE_KEY environment variable not configured");

@@ -15,7 +15,7 @@ PORT=$(free_port)
 t_ok "sshd on loopback" start_sshd
 setup_remote "ssh://$(id -un)@127.0.0.1:$SSH_PORT$RGS_TMP/remote.git"
 t_ok "stand-in with the sample vault" start_standin
-t_ok "rgs-server listens" start_server
+GIT_TOKEN_GIT_EXAMPLE_ORG=e2e-host-token t_ok "rgs-server listens" start_server
 
 # --- first sync: the vault, byte for byte
 t_ok "first sync reaches the remote over SSH" wait_remote_change 0 120
@@ -85,9 +85,15 @@ lpid=$(pgrep -g "$SERVER_PGID" -x socat | head -1)
 if [ -n "$lpid" ]; then
   t_ok "listener has the webhook secret" grep -qz "^WEBHOOK_SECRET=$E2E_SECRET\$" "/proc/$lpid/environ"
   t_ok "listener does not have the Relay API key" bash -c "! grep -qz '^RELAY_SERVER_API_KEY=' /proc/$lpid/environ"
+  t_ok "listener does not have the private deploy key" bash -c "! grep -qaz 'PRIVATE KEY' /proc/$lpid/environ"
+  t_ok "listener does not have a per-host git token" bash -c "! grep -qz '^GIT_TOKEN_' /proc/$lpid/environ"
 else
   notok "listener process found"
 fi
+
+t_is "/api/pubkey = ssh-keygen -y of the deploy key" \
+  "$(curl -fsS --max-time 5 "http://127.0.0.1:$PORT/api/pubkey" | jq -r '.public_key + " " + .key_type')" \
+  "$(ssh-keygen -y -f "$RGS_TMP/sshd/deploy" | cut -d' ' -f1-2) ssh-ed25519"
 
 # --- a second instance on the same data directory refuses
 rc=0; out=$(RELAY_SERVER_URL=$RELAY_URL RELAY_SERVER_API_KEY=$E2E_TOKEN WEBHOOK_SECRET=$E2E_SECRET \
