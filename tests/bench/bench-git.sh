@@ -150,15 +150,9 @@ if [ -x /usr/sbin/sshd ]; then
   ssh-keygen -q -t ed25519 -N '' -f hostkey; ssh-keygen -q -t ed25519 -N '' -f deploy
   cp deploy.pub authorized_keys
   port=$(node -e 's=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
-  printf 'Port %s\nListenAddress 127.0.0.1\nHostKey %s/hostkey\nAuthorizedKeysFile %s/authorized_keys\nPidFile %s/sshd.pid\nStrictModes no\nUsePAM no\nPasswordAuthentication no\nPermitRootLogin prohibit-password\nLogLevel ERROR\n' \
-    "$port" "$tmp" "$tmp" "$tmp" >sshd_config
-  if [ "$(id -u)" = 0 ]; then
-    unshare -m sh -c 'mount -t tmpfs tmpfs /run && mkdir -p /run/sshd && exec /usr/sbin/sshd -D -e -f "$1"' sh "$tmp/sshd_config" 2>sshd.log &
-  else
-    /usr/sbin/sshd -D -e -f "$tmp/sshd_config" 2>sshd.log &
-  fi
-  sshd_pid=$!
-  for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/"$port") 2>/dev/null && break; sleep 0.05; done
+  . "$(dirname "$0")/../sshd.sh"
+  sshd_start "$tmp" "$port" "$tmp/hostkey" "$tmp/authorized_keys"
+  sshd_pid=$SSHD_PID
   KH="[127.0.0.1]:$port $(cut -d' ' -f1-2 hostkey.pub)"
   echo "$KH" >kh
   SSHCMD="ssh -i $tmp/deploy -o IdentitiesOnly=yes -o UserKnownHostsFile=$tmp/kh -o BatchMode=yes" \

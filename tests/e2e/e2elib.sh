@@ -3,6 +3,8 @@
 # group (so a test can kill -9 the whole service), and comparisons of the
 # remote with what Relay holds.  Source after tests/lib.sh.
 
+. "$RGS_ROOT/tests/sshd.sh"
+
 E2E_RELAY=2c4e6a8b-1d3f-4a5b-9c7d-e0f1a2b3c4d5
 E2E_FOLDER=7f6e5d4c-3b2a-4190-8f7e-6d5c4b3a2f1e
 E2E_TOKEN=e2e-relay-token
@@ -29,32 +31,10 @@ start_sshd() {
     cp "$d/deploy.pub" "$d/authorized_keys"
     SSH_PORT=$(free_port)
   fi
-  cat >"$d/sshd_config" <<EOS
-Port $SSH_PORT
-ListenAddress 127.0.0.1
-HostKey $d/hostkey
-AuthorizedKeysFile $d/authorized_keys
-PidFile $d/sshd.pid
-StrictModes no
-UsePAM no
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-PubkeyAuthentication yes
-PermitRootLogin prohibit-password
-AllowUsers $(id -un)
-LogLevel ERROR
-EOS
-  if [ "$(id -u)" = 0 ]; then
-    unshare -m sh -c 'mount -t tmpfs tmpfs /run && mkdir -p /run/sshd && exec /usr/sbin/sshd -D -e -f "$1"' \
-      sh "$d/sshd_config" 2>>"$d/sshd.log" &
-  else
-    /usr/sbin/sshd -D -e -f "$d/sshd_config" 2>>"$d/sshd.log" &
-  fi
-  SSHD_PID=$!
+  sshd_start "$d" "$SSH_PORT" "$d/hostkey" "$d/authorized_keys" || return 1
   E2E_PIDS+=("$SSHD_PID")
   export SSH_KNOWN_HOSTS="[127.0.0.1]:$SSH_PORT $(cut -d' ' -f1-2 "$d/hostkey.pub")"
   export SSH_PRIVATE_KEY="$(cat "$d/deploy")"
-  wait_port "$SSH_PORT" 10
 }
 stop_sshd() { kill "$SSHD_PID" 2>/dev/null; wait "$SSHD_PID" 2>/dev/null; }
 

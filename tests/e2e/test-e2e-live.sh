@@ -36,6 +36,8 @@ done
 t_is "first commit is the service's identity" \
   "$(git --git-dir="$REMOTE" log -1 --format='%an <%ae>' main)" "Relay Git Sync <relay-git-sync@localhost>"
 t_ok "the deploy key never reached the log" bash -c "! grep -q 'PRIVATE KEY' '$RGS_TMP/server.log'"
+# live edits start from a settled service: nothing left of the first sync
+t_ok "quiet after the first sync" wait_quiet 120
 
 # --- live edits: one commit each, within commit-interval + 5 s, right author
 live() { # user expected-author description json-op check-cmd...
@@ -52,7 +54,13 @@ live() { # user expected-author description json-op check-cmd...
     tail -5 "$RGS_TMP/server.log" | sed 's/^/# /'
     wait_remote_change "$before" 30
   fi
-  t_is "$what: author" "$(git --git-dir="$REMOTE" log -1 --format='%an <%ae>' main)" "$author"
+  local got
+  got=$(git --git-dir="$REMOTE" log -1 --format='%an <%ae>' main)
+  t_is "$what: author" "$got" "$author"
+  if [ "$got" != "$author" ]; then # what came in, for the log
+    git --git-dir="$REMOTE" log -3 --stat=100 --format='# %h %ad %an: %s' main | sed 's/^ /#  /'
+    grep -v '^$' "$RGS_TMP/server.log" | tail -8 | sed 's/^/# /'
+  fi
   [ $# -gt 0 ] && t_ok "$what: content" "$@"
 }
 show() { git --git-dir="$REMOTE" show "main:$1" 2>/dev/null; }

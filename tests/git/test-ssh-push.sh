@@ -18,29 +18,11 @@ ssh-keygen -q -t ed25519 -N '' -C stranger -f stranger
 cp deploy.pub authorized_keys
 port=$(free_port)
 user=$(id -un)
-cat >sshd_config <<EOS
-Port $port
-ListenAddress 127.0.0.1
-HostKey $RGS_TMP/hostkey
-AuthorizedKeysFile $RGS_TMP/authorized_keys
-PidFile $RGS_TMP/sshd.pid
-StrictModes no
-UsePAM no
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-PubkeyAuthentication yes
-PermitRootLogin prohibit-password
-AllowUsers $user
-LogLevel ERROR
-EOS
-if [ "$(id -u)" = 0 ]; then
-  unshare -m sh -c 'mount -t tmpfs tmpfs /run && mkdir -p /run/sshd && exec /usr/sbin/sshd -D -e -f "$1"' sh "$RGS_TMP/sshd_config" 2>sshd.log &
-else
-  /usr/sbin/sshd -D -e -f "$RGS_TMP/sshd_config" 2>sshd.log &
-fi
-sshd_pid=$!
+. "$RGS_ROOT/tests/sshd.sh"
+sshd_start "$RGS_TMP" "$port" "$RGS_TMP/hostkey" "$RGS_TMP/authorized_keys"
+sshd_pid=$SSHD_PID
 trap 'kill $sshd_pid 2>/dev/null; _t_cleanup' EXIT
-wait_port "$port" 10 || { notok "sshd did not start"; cat sshd.log | sed 's/^/# /'; done_testing; }
+wait_port "$port" 10 || { notok "sshd did not start"; sed 's/^/# /' sshd.log; done_testing; }
 
 bare_with "$RGS_TMP/remote.git" "README.md=over ssh"
 URL="ssh://$user@127.0.0.1:$port$RGS_TMP/remote.git"
