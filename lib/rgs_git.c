@@ -1,5 +1,6 @@
 /* rgs_git: see rgs_git.h. */
 #include "rgs_git.h"
+#include "rgs_path.h"
 #include "rgs_sshkey.h"
 
 #include <git2/sys/repository.h>
@@ -927,22 +928,6 @@ void rgs_git_change_free(rgs_git_change *chg)
     rgs_buf_free(&chg->index_info);
 }
 
-static bool path_ok(const char *p)
-{
-    if (!*p || *p == '/')
-        return false;
-    const char *s = p;
-    while (*s) {
-        size_t n = strcspn(s, "/");
-        if (n == 0 || (n == 1 && s[0] == '.') || (n == 2 && !strncmp(s, "..", 2)) ||
-            (n == 4 && !strncasecmp(s, ".git", 4)))
-            return false;
-        s += n;
-        if (*s == '/')
-            s++;
-    }
-    return true;
-}
 
 /* what a named path is in the work tree */
 enum upd_kind {
@@ -1187,10 +1172,11 @@ int rgs_git_tree_update(git_repository *repo, const char *const *paths, size_t n
     /* the valid paths, sorted, without duplicates (O(n log n): a first
      * sync may name every file of the repository) */
     for (size_t i = 0; i < n; i++) {
-        if (path_ok(paths[i])) {
+        char why[80];
+        if (rgs_path_check(paths[i], strlen(paths[i]), 0, NULL, NULL, why, sizeof why) == 0) {
             u[m++].path = rgs_xstrdup(paths[i]);
         } else {
-            rgs_warn("commit '%s': not a path the sync may commit; skipped", paths[i]);
+            rgs_warn("commit '%s': not a path the sync may commit (%s); skipped", paths[i], why);
             if (refused)
                 (*refused)++;
         }

@@ -242,9 +242,10 @@ void rgs_git_change_free(rgs_git_change *chg);
  *   - a directory removes a file entry of that name (its files are named
  *     by their own paths);
  *   - other file types (fifos, sockets, devices) count as absent.
- * Directories left empty disappear.  Paths with a '.git' component (any
- * case), '..', '.' or empty components are refused (counted in *refused,
- * may be NULL).  Duplicates are allowed.  Blobs and trees are written to
+ * Directories left empty disappear.  Paths rgs_path_check refuses (a
+ * '.git' component in any of the forms Git refuses, '..', '.' or empty
+ * components, control characters, ...: rgs_path.h) are skipped with a
+ * warning (counted in *refused, may be NULL).  Duplicates are allowed.  Blobs and trees are written to
  * the object database; the index is neither read nor written.  Cost: the
  * changed files plus the trees on their paths.
  * Out: *tree, *parent (HEAD's commit; *has_parent false when unborn),

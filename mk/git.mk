@@ -17,5 +17,5 @@ rgs-ssh_LIBS := util crypto sshkey
 rgs-ssh_PKGS := libcrypto
 
 TOOLS += rgs-commit
-rgs-commit_LIBS := util record crypto toml config sshkey git
+rgs-commit_LIBS := util record crypto toml config sshkey path git
 rgs-commit_PKGS := jansson libgit2 libcrypto

@@ -7,6 +7,7 @@
  * See rgs-commit(1), rgs-records(5), git_connectors.toml(5). */
 #include "rgs_config.h"
 #include "rgs_git.h"
+#include "rgs_path.h"
 #include "rgs_record.h"
 #include "rgs_toml.h"
 #include "rgs_util.h"
@@ -1437,21 +1438,11 @@ static bool input_buffered(FILE *f)
     return poll(&p, 1, 0) > 0;
 }
 
+/* a path rgs-apply could have written: rgs_path_check's rules */
 static bool safe_rel_path(const char *p)
 {
-    if (!p || !*p || *p == '/' || strlen(p) > 4096)
-        return false;
-    const char *s = p;
-    while (*s) {
-        size_t n = strcspn(s, "/");
-        if (n == 0 || (n == 1 && s[0] == '.') || (n == 2 && !strncmp(s, "..", 2)) ||
-            (n == 4 && !strncasecmp(s, ".git", 4)))
-            return false;
-        s += n;
-        if (*s == '/')
-            s++;
-    }
-    return true;
+    char why[80];
+    return p && rgs_path_check(p, strlen(p), 0, NULL, NULL, why, sizeof why) == 0;
 }
 
 static void on_applied(json_t *rec)

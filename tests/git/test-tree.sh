@@ -148,6 +148,13 @@ t_is "pushed" "$(git -C r2.git rev-parse main)" "$(git -C "$W" rev-parse HEAD)"
 t_ok "index agrees (empty)" index_agrees "$W"
 t_ok "fsck" git -C "$W" fsck --no-progress --strict
 
+# --- names Git refuses as ".git" (NTFS short name, HFS+ ignorable) are never committed
+zw=$(printf '.gi\342\200\214t')
+mkdir -p "$W/GIT~1" "$W/$zw/hooks" && echo x >"$W/GIT~1/config" && echo x >"$W/$zw/hooks/post-checkout" && echo fine >"$W/fine.md"
+commit_paths "$D" "GIT~1/config" "$zw/hooks/post-checkout" fine.md
+t_is "GIT~1/config and .gi<ZWNJ>t/hooks not committed, fine.md is" "$(git -C "$W" ls-tree -r --name-only HEAD)" fine.md
+t_ok "the refusal is reported" grep -q "GIT~1/config" "$RGS_TMP/err"
+
 # --- libgit2 start-up leaves the CA bundle alone (network goes through the git CLI)
 t_ok "CA bundle not parsed (debug message)" grep -q "CA bundle is not parsed" <(tick 1 | rgs-commit -v -d "$D" 2>&1 >/dev/null)
 if command -v strace >/dev/null && strace -f -o /dev/null true 2>/dev/null; then
