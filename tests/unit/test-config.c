@@ -3,6 +3,7 @@
  * captured and checked for "file:line: key: why". */
 #include "rgs_config.h"
 #include "rgs_util.h"
+#include "tap.h"
 
 #include <fcntl.h>
 #include <stdio.h>
@@ -10,14 +11,6 @@
 #include <string.h>
 #include <unistd.h>
 
-static int n_test, n_fail;
-static void ok(int cond, const char *name)
-{
-    n_test++;
-    if (!cond)
-        n_fail++;
-    printf("%sok %d - %s\n", cond ? "" : "not ", n_test, name);
-}
 
 static char dir[256];
 static char msgs[8192];
@@ -235,6 +228,5 @@ int main(void)
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0)
         printf("# could not remove %s\n", dir);
-    printf("1..%d\n", n_test);
-    return n_fail != 0;
+    return tap_done();
 }

@@ -4,6 +4,7 @@
  * back what we write. */
 #include "rgs_state.h"
 #include "rgs_util.h"
+#include "tap.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -13,14 +14,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static int n_test, n_fail;
-static void ok(int cond, const char *name)
-{
-    n_test++;
-    if (!cond)
-        n_fail++;
-    printf("%sok %d - %s\n", cond ? "" : "not ", n_test, name);
-}
 
 #define RELAY "0f8c1a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5b"
 #define FOLDER "11111111-2222-3333-4444-555555555555"
@@ -521,6 +514,5 @@ int main(void)
     char *cmd = rgs_xasprintf("rm -rf '%s'", dir);
     ok(system(cmd) == 0, "cleanup");
     free(cmd);
-    printf("1..%d\n", n_test);
-    return n_fail ? 1 : 0;
+    return tap_done();
 }

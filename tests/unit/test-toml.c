@@ -10,6 +10,7 @@
  */
 #include "rgs_toml.h"
 #include "rgs_util.h"
+#include "tap.h"
 
 #include <fcntl.h>
 #include <jansson.h>
@@ -18,14 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int n_test, n_fail;
-static void ok(int cond, const char *name)
-{
-    n_test++;
-    if (!cond)
-        n_fail++;
-    printf("%sok %d - %s\n", cond ? "" : "not ", n_test, name);
-}
 
 static rgs_toml *parse(const char *s, char *err, size_t errlen)
 {
@@ -227,6 +220,5 @@ int main(int argc, char **argv)
         return dump(argv[2]);
     test_basics();
     test_refusals();
-    printf("1..%d\n", n_test);
-    return n_fail != 0;
+    return tap_done();
 }
