@@ -35,6 +35,7 @@ static struct {
     unsigned long max_requests;
     int pressure_fd; /* RGS_PRESSURE_FD from rgs-accept, -1 none */
     const char *share_opt;
+    bool no_docs_cdn; /* --no-docs-cdn or RGS_DOCS_CDN=0 */
     bool dry_run;
     char peer[80];
 } cfg;
@@ -68,6 +69,9 @@ static void usage(FILE *f)
           "      --tolerance SECONDS     Svix timestamp window (300)\n"
           "      --share-dir DIR         where openapi.yaml and Swagger UI are\n"
           "                              [RGS_SHARE_DIR] (found next to the program)\n"
+          "      --no-docs-cdn           without local Swagger UI assets, /docs is a\n"
+          "                              notice page instead of Swagger UI from the CDN\n"
+          "                              [RGS_DOCS_CDN=0]\n"
           "  -n, --dry-run               check and answer, write nothing\n"
           "  -v, --verbose               more messages; -q, --quiet: warnings only\n"
           "  -h, --help                  this text;  --version\n"
@@ -104,7 +108,7 @@ static char *read_secret_file(const char *path)
 static void parse_args(int argc, char **argv)
 {
     enum { O_SECRET = 256, O_SECRET_FILE, O_MAX_BODY, O_MAX_HDR_BYTES, O_MAX_HDRS, O_TIMEOUT,
-           O_IDLE, O_TOL, O_SHARE, O_VERSION, O_MAX_REQ, O_LIFETIME, O_BUSY_IDLE };
+           O_IDLE, O_TOL, O_SHARE, O_VERSION, O_MAX_REQ, O_LIFETIME, O_BUSY_IDLE, O_NO_CDN };
     static const struct option opts[] = {
         {"data-dir", required_argument, NULL, 'd'},
         {"webhook-secret", required_argument, NULL, O_SECRET},
@@ -119,6 +123,7 @@ static void parse_args(int argc, char **argv)
         {"busy-idle-timeout", required_argument, NULL, O_BUSY_IDLE},
         {"tolerance", required_argument, NULL, O_TOL},
         {"share-dir", required_argument, NULL, O_SHARE},
+        {"no-docs-cdn", no_argument, NULL, O_NO_CDN},
         {"dry-run", no_argument, NULL, 'n'},
         {"verbose", no_argument, NULL, 'v'},
         {"quiet", no_argument, NULL, 'q'},
@@ -133,6 +138,8 @@ static void parse_args(int argc, char **argv)
     cfg.max_requests = 100;
     cfg.lifetime = 60;
     cfg.busy_idle = 1;
+    const char *cdn = getenv("RGS_DOCS_CDN");
+    cfg.no_docs_cdn = cdn && (!strcmp(cdn, "0") || !strcasecmp(cdn, "no") || !strcasecmp(cdn, "false"));
     const char *env = getenv("WEBHOOK_SECRET");
     cfg.secret = rgs_xstrdup(env ? env : "");
     int c;
@@ -189,6 +196,7 @@ static void parse_args(int argc, char **argv)
                 rgs_die(RGS_EX_PERM, "option '--tolerance': want seconds > 0");
             break;
         case O_SHARE: cfg.share_opt = optarg; break;
+        case O_NO_CDN: cfg.no_docs_cdn = true; break;
         case 'n': cfg.dry_run = true; break;
         case 'v': rgs_verbosity++; break;
         case 'q': rgs_verbosity = RGS_WARN; break;
@@ -355,24 +363,63 @@ static const char docs_init_js[] =
     "  });\n"
     "});\n";
 
-/* without local Swagger UI assets: a page that says so and links the
- * description; no script of anyone else's is loaded (the original pulled
- * Swagger UI from a CDN at a floating version without integrity check,
- * relay.md §8) */
+/* Without local Swagger UI assets, the fallback the original service had
+ * (relay.md §8: Swagger UI from a CDN), without its weakness (a floating
+ * version, no integrity check): the exact version of share/www/package.json
+ * from jsDelivr's npm mirror, each file pinned by Subresource Integrity
+ * (W3C SRI: sha384 of the package's own bytes; a changed file is refused by
+ * the browser), and a Content-Security-Policy that allows that origin for
+ * scripts and styles and nothing else remote.  tests/intake/
+ * test-verify-http.sh recomputes the hashes from the installed package and
+ * compares the version with share/www/package.json. */
+#define SWAGGER_UI_VERSION "5.35.0"
+#define SWAGGER_UI_CDN "https://cdn.jsdelivr.net"
+#define SWAGGER_UI_BASE SWAGGER_UI_CDN "/npm/swagger-ui-dist@" SWAGGER_UI_VERSION
+#define SWAGGER_UI_BUNDLE_SRI "sha384-gjRm0bEPMeTmMh5jT2cHccIwCUZSTd8YC+j0d0sXw0MdGEfScduGpSyF3ZSSLkX9"
+#define SWAGGER_UI_CSS_SRI "sha384-WlYgdmXYOOBWL5apwjDEZwN+U3HmXSSu5R6V5aGxEcf7z+KuRNwBhoxKVN1i3D5I"
+
+static const char docs_cdn_html[] =
+    "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+    "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+    "<title>relay-git-sync API</title>\n"
+    "<link rel=\"stylesheet\" href=\"" SWAGGER_UI_BASE "/swagger-ui.css\"\n"
+    "      integrity=\"" SWAGGER_UI_CSS_SRI "\" crossorigin=\"anonymous\">\n"
+    "</head>\n<body>\n"
+    "<div id=\"swagger-ui\"><p>Swagger UI " SWAGGER_UI_VERSION " is loaded from "
+    "cdn.jsdelivr.net (its assets are not installed here). The API description: "
+    "<a href=\"openapi.yaml\">openapi.yaml</a>.</p></div>\n"
+    "<script src=\"" SWAGGER_UI_BASE "/swagger-ui-bundle.js\"\n"
+    "        integrity=\"" SWAGGER_UI_BUNDLE_SRI "\" crossorigin=\"anonymous\"></script>\n"
+    "<script src=\"docs/rgs-init.js\"></script>\n</body>\n</html>\n";
+
+/* without local Swagger UI assets and with the CDN turned off: a page that
+ * says so and links the description, loading nothing */
 static const char docs_missing_html[] =
     "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
     "<title>relay-git-sync API</title>\n</head>\n<body>\n"
     "<h1>relay-git-sync API</h1>\n"
     "<p>The Swagger UI viewer is not installed here (its assets come from the npm package "
     "<code>swagger-ui-dist</code>, installed by <code>make install</code> after "
-    "<code>npm ci</code> in <code>share/www</code>), and this service loads no scripts "
-    "from elsewhere.</p>\n"
+    "<code>npm ci</code> in <code>share/www</code>), and loading it from a CDN is "
+    "turned off (<code>--no-docs-cdn</code>, <code>RGS_DOCS_CDN=0</code>).</p>\n"
     "<p>The API description: <a href=\"openapi.yaml\">openapi.yaml</a> "
     "(OpenAPI 3.1; any OpenAPI viewer shows it).</p>\n"
     "</body>\n</html>\n";
 
 static void docs_page(response *r)
 {
+    if (!swagger_dir() && !cfg.no_docs_cdn) {
+        set_bytes(r, 200, "text/html; charset=utf-8", rgs_xstrdup(docs_cdn_html),
+                  sizeof docs_cdn_html - 1);
+        snprintf(r->extra, sizeof r->extra,
+                 "Content-Security-Policy: default-src 'self'; img-src 'self' data:; "
+                 "style-src 'self' 'unsafe-inline' " SWAGGER_UI_CDN "; "
+                 "script-src 'self' " SWAGGER_UI_CDN "\r\n");
+        snprintf(r->note, sizeof r->note,
+                 "Swagger UI assets not installed: served the page that loads them from "
+                 "the CDN (pinned, SRI)");
+        return;
+    }
     if (!swagger_dir()) {
         set_bytes(r, 200, "text/html; charset=utf-8", rgs_xstrdup(docs_missing_html),
                   sizeof docs_missing_html - 1);

@@ -4,6 +4,13 @@
 // expands the first one, takes a screenshot, and prints a JSON report:
 // {operations: [...from openapi.yaml], shown: [...rendered], offsite: [...],
 //  errors: [...console errors]}.
+// CDN_DIR=DIR: requests to https://cdn.jsdelivr.net/npm/swagger-ui-dist@V/F
+// are answered from DIR/F (as jsDelivr would: the npm package's bytes, with
+// Access-Control-Allow-Origin: *) and listed in `cdn`, not in `offsite`;
+// OPBLOCK_TIMEOUT_MS: how long to wait for the operations (30000).
+// CDN_TAMPER=1 changes one byte of swagger-ui-bundle.js on the way, so the
+// browser's Subresource Integrity check must refuse it.  Every other
+// off-site request is aborted and listed in `offsite`.
 const fs = require("fs");
 const os = require("os");
 const path = require("path");
@@ -27,15 +34,37 @@ for (const [p, item] of Object.entries(spec.paths))
     args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
            "--disable-background-networking", "--disable-component-update", "--disable-sync"],
   });
-  const report = { operations, shown: [], offsite: [], errors: [] };
+  const report = { operations, shown: [], offsite: [], cdn: [], errors: [] };
   try {
     const page = await browser.newPage();
     const origin = new URL(url).origin;
-    page.on("request", (r) => { if (!r.url().startsWith(origin) && !r.url().startsWith("data:")) report.offsite.push(r.url()); });
+    const cdnDir = process.env.CDN_DIR;
+    const cdnRe = /^https:\/\/cdn\.jsdelivr\.net\/npm\/swagger-ui-dist@[0-9.]+\/([a-z0-9.-]+)$/;
+    page.on("request", (r) => {
+      const u = r.url();
+      if (u.startsWith(origin) || u.startsWith("data:")) return;
+      if (cdnDir && cdnRe.test(u)) report.cdn.push(u); else report.offsite.push(u);
+    });
+    if (cdnDir) {
+      await page.route(/^https?:\/\//, (route) => {
+        const u = route.request().url();
+        if (u.startsWith(origin)) return route.continue();
+        const m = cdnRe.exec(u);
+        if (!m || !fs.existsSync(path.join(cdnDir, m[1]))) return route.abort();
+        let body = fs.readFileSync(path.join(cdnDir, m[1]));
+        if (process.env.CDN_TAMPER === "1" && m[1] === "swagger-ui-bundle.js") {
+          body = Buffer.from(body);
+          body[body.length - 2] ^= 0x20;
+        }
+        return route.fulfill({ status: 200, body, headers: {
+          "Access-Control-Allow-Origin": "*",
+          "Content-Type": m[1].endsWith(".css") ? "text/css; charset=utf-8" : "application/javascript; charset=utf-8" } });
+      });
+    }
     page.on("console", (m) => { if (m.type() === "error") report.errors.push(m.text()); });
     page.on("pageerror", (e) => report.errors.push(String(e)));
     await page.goto(url, { waitUntil: "load", timeout: 30000 });
-    await page.waitForSelector(".opblock", { timeout: 30000 });
+    await page.waitForSelector(".opblock", { timeout: parseInt(process.env.OPBLOCK_TIMEOUT_MS || "30000", 10) });
     report.shown = await page.$$eval(".opblock-summary", (els) => els.map((e) => {
       const m = e.querySelector(".opblock-summary-method");
       const p = e.querySelector(".opblock-summary-path");

@@ -53,6 +53,28 @@ else
   t_is "no console errors (CSP included)" "$(jq -c .errors "$r")" "[]"
   t_ok "screenshot saved in build/" test -s "$shot"
   [ -s "$RGS_TMP/node.err" ] && sed 's/^/# /' "$RGS_TMP/node.err" | head -5
+
+  # --- without local assets: the pinned version from the CDN, under
+  # Subresource Integrity (the CDN played by the browser's request routing
+  # with the npm package's own bytes; a changed byte must be refused)
+  kill "$ACCEPT_PID"; wait "$ACCEPT_PID" 2>/dev/null
+  mkdir -p "$RGS_TMP/share-bare" && cp "$RGS_ROOT/openapi.yaml" "$RGS_TMP/share-bare/"
+  start_accept "$RGS_TMP/d2" --share-dir "$RGS_TMP/share-bare" || notok "rgs-accept without Swagger UI starts"
+  pkg=$RGS_ROOT/share/www/node_modules/swagger-ui-dist
+  CDN_DIR=$pkg node "$RGS_ROOT/tests/intake/docs-check.js" "http://127.0.0.1:$PORT/docs" "$RGS_TMP/cdn.png" \
+    "$RGS_ROOT/openapi.yaml" >"$RGS_TMP/cdn.json" 2>"$RGS_TMP/node.err"
+  r=$RGS_TMP/cdn.json
+  t_is "CDN fallback: Chromium rendered every operation" \
+    "$(jq -c '.shown | sort' "$r" 2>/dev/null)" "$(jq -c '.operations | sort' "$r" 2>/dev/null)"
+  t_is "CDN fallback: the two pinned files came from the CDN, nothing else left" \
+    "$(jq -c '[.cdn[] | sub(".*/"; "")] | sort' "$r")+$(jq -c .offsite "$r")" '["swagger-ui-bundle.js","swagger-ui.css"]+[]'
+  t_is "CDN fallback: no console errors (SRI and CSP passed)" "$(jq -c .errors "$r")" "[]"
+  CDN_DIR=$pkg CDN_TAMPER=1 OPBLOCK_TIMEOUT_MS=5000 node "$RGS_ROOT/tests/intake/docs-check.js" "http://127.0.0.1:$PORT/docs" "$RGS_TMP/cdn2.png" \
+    "$RGS_ROOT/openapi.yaml" >"$RGS_TMP/cdn2.json" 2>"$RGS_TMP/node.err"
+  r=$RGS_TMP/cdn2.json
+  t_is "CDN fallback, one byte of the bundle changed: nothing rendered" "$(jq -c .shown "$r")" "[]"
+  t_ok "CDN fallback, one byte changed: the browser refused it for its integrity" \
+    bash -c "jq -r '.errors[]' '$r' | grep -qi 'integrity'"
 fi
 kill "$ACCEPT_PID"; wait "$ACCEPT_PID" 2>/dev/null
 done_testing

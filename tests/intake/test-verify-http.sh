@@ -163,8 +163,9 @@ t_is "dry run: nothing written" "$(find "$dd" -type f 2>/dev/null | wc -l)" 0
 kill "$ACCEPT_PID"; wait "$ACCEPT_PID" 2>/dev/null
 
 # --- where /docs and /openapi.yaml come from: an installed tree (local
-# Swagger UI assets, the normal case), and a notice page, not remote
-# scripts, when swagger-ui-dist is not installed
+# Swagger UI assets, the normal case); without swagger-ui-dist, the pinned
+# version from the CDN under Subresource Integrity, or with the CDN turned
+# off a notice page that loads nothing
 if [ -d "$RGS_ROOT/share/www/node_modules/swagger-ui-dist" ]; then
   inst=$RGS_TMP/inst
   san=(); [[ $RGS_BIN == */san/bin ]] && san=(SAN=1)
@@ -179,7 +180,7 @@ if [ -d "$RGS_ROOT/share/www/node_modules/swagger-ui-dist" ]; then
     rm -rf "$inst/usr/share/rgs/swagger-ui"
     printf 'GET /docs HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' |
       env -u RGS_SHARE_DIR "$inst/usr/bin/rgs-verify" -d "$RGS_TMP/inst-data" >"$RGS_TMP/inst2.out" 2>/dev/null
-    t_ok "installed without swagger-ui: the notice page" grep -q 'Swagger UI viewer is not installed' "$RGS_TMP/inst2.out"
+    t_ok "installed without swagger-ui: Swagger UI from the CDN" grep -q 'src="https://cdn.jsdelivr.net/npm/swagger-ui-dist@' "$RGS_TMP/inst2.out"
   else
     notok "make install put rgs-verify under DESTDIR"
   fi
@@ -188,14 +189,51 @@ else
 fi
 mkdir -p "$RGS_TMP/share-bare"
 cp "$RGS_ROOT/openapi.yaml" "$RGS_TMP/share-bare/"
-printf 'GET /docs HTTP/1.1\r\nHost: x\r\n\r\nGET /docs/swagger-ui.css HTTP/1.1\r\nHost: x\r\n\r\nGET /openapi.yaml HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' |
-  rgs-verify --share-dir "$RGS_TMP/share-bare" -d "$RGS_TMP/bare" >"$RGS_TMP/bare.out" 2>/dev/null
-sed -n '/^<!DOCTYPE/,/^<\/html>/p' "$RGS_TMP/bare.out" >"$RGS_TMP/bare.html"
-t_ok "no local Swagger UI: /docs says the assets are not installed" grep -q 'Swagger UI viewer is not installed' "$RGS_TMP/bare.html"
-t_ok "no local Swagger UI: the page links openapi.yaml" grep -q '<a href="openapi.yaml">' "$RGS_TMP/bare.html"
-t_fails "no local Swagger UI: no script, no remote URL in the page" grep -qiE '<script|https?://|//unpkg' "$RGS_TMP/bare.html"
-t_ok "no local Swagger UI: the page may load nothing (CSP default-src 'none')" \
-  grep -aq "^Content-Security-Policy: default-src 'none'" "$RGS_TMP/bare.out"
+docs_bare() { # [rgs-verify args]: /docs, an asset and openapi.yaml without local Swagger UI
+  printf 'GET /docs HTTP/1.1\r\nHost: x\r\n\r\nGET /docs/swagger-ui.css HTTP/1.1\r\nHost: x\r\n\r\nGET /openapi.yaml HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' |
+    rgs-verify --share-dir "$RGS_TMP/share-bare" -d "$RGS_TMP/bare" "$@" 2>/dev/null
+}
+docs_bare >"$RGS_TMP/cdn.out"
+sed -n '/^<!DOCTYPE/,/^<\/html>/p' "$RGS_TMP/cdn.out" >"$RGS_TMP/cdn.html"
+want_version=$(jq -r '.dependencies["swagger-ui-dist"]' "$RGS_ROOT/share/www/package.json")
+base="https://cdn.jsdelivr.net/npm/swagger-ui-dist@$want_version"
+t_ok "no local Swagger UI: the bundle from the CDN at share/www/package.json's version ($want_version)" \
+  grep -q "<script src=\"$base/swagger-ui-bundle.js\"" "$RGS_TMP/cdn.html"
+t_ok "no local Swagger UI: the stylesheet from the CDN at that version" \
+  grep -q "<link rel=\"stylesheet\" href=\"$base/swagger-ui.css\"" "$RGS_TMP/cdn.html"
+t_is "no local Swagger UI: every remote URL is pinned to that version" \
+  "$(grep -o 'https\?://[^"]*' "$RGS_TMP/cdn.html" | grep -vc "^$base/")" 0
+t_is "no local Swagger UI: both remote files carry an integrity hash, with crossorigin" \
+  "$(grep -c 'integrity="sha384-[A-Za-z0-9+/=]*" crossorigin="anonymous"' "$RGS_TMP/cdn.html")" 2
+# the hashes against the package's own bytes (npm registry tarball =
+# what jsDelivr serves for npm/<package>@<version>/<file>)
+pkg=$RGS_ROOT/share/www/node_modules/swagger-ui-dist
+if [ -f "$pkg/package.json" ] && [ "$(jq -r .version "$pkg/package.json")" = "$want_version" ]; then
+  for f in swagger-ui-bundle.js swagger-ui.css; do
+    sri="sha384-$(openssl dgst -sha384 -binary "$pkg/$f" | base64 -w0)"
+    got=$(tr '\n' ' ' <"$RGS_TMP/cdn.html" | grep -o "/$f\"[[:space:]]*integrity=\"[^\"]*\"" | sed 's/.*integrity="//; s/"$//')
+    t_is "no local Swagger UI: integrity of $f = sha384 of the npm package's file" "$got" "$sri"
+  done
+else
+  skip "swagger-ui-dist $want_version not installed: integrity not recomputed"
+  skip "swagger-ui-dist $want_version not installed: integrity not recomputed"
+fi
+t_ok "no local Swagger UI: CSP allows the CDN for scripts and styles only" \
+  grep -aq "^Content-Security-Policy: default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; script-src 'self' https://cdn.jsdelivr.net" "$RGS_TMP/cdn.out"
+t_ok "no local Swagger UI: the page names the CDN and links openapi.yaml" \
+  grep -q 'loaded from cdn.jsdelivr.net.*<a href="openapi.yaml">' "$RGS_TMP/cdn.html"
+t_ok "no local Swagger UI: the init script is local" grep -q '<script src="docs/rgs-init.js">' "$RGS_TMP/cdn.html"
+
+for how in --no-docs-cdn RGS_DOCS_CDN=0; do
+  if [ "$how" = --no-docs-cdn ]; then docs_bare --no-docs-cdn >"$RGS_TMP/bare.out"
+  else RGS_DOCS_CDN=0 docs_bare >"$RGS_TMP/bare.out"; fi
+  sed -n '/^<!DOCTYPE/,/^<\/html>/p' "$RGS_TMP/bare.out" >"$RGS_TMP/bare.html"
+  t_ok "$how: /docs says the assets are not installed" grep -q 'Swagger UI viewer is not installed' "$RGS_TMP/bare.html"
+  t_ok "$how: the page links openapi.yaml" grep -q '<a href="openapi.yaml">' "$RGS_TMP/bare.html"
+  t_fails "$how: no script, no remote URL in the page" grep -qiE '<script|https?://|//unpkg' "$RGS_TMP/bare.html"
+  t_ok "$how: the page may load nothing (CSP default-src 'none')" \
+    grep -aq "^Content-Security-Policy: default-src 'none'" "$RGS_TMP/bare.out"
+done
 t_ok "no local Swagger UI: its assets are 404" grep -aq 'HTTP/1.1 404 Not Found' "$RGS_TMP/bare.out"
 t_ok "no local Swagger UI: openapi.yaml still served" grep -q '^openapi: 3.1' "$RGS_TMP/bare.out"
 
