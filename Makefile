@@ -58,8 +58,19 @@ include $(sort $(wildcard mk/*.mk))
 
 GLUE    := $(filter-out %~ %.sh,$(wildcard bin/rgs-*))
 
-.PHONY: all tools units check test demo fuzz fuzz-build bench install clean san-check
-all: tools units
+.PHONY: all tools units www check test demo fuzz fuzz-build bench install clean san-check
+all: tools units www
+
+# Swagger UI assets for /docs: the npm package swagger-ui-dist at the version
+# share/www/package-lock.json pins (npm ci).  Without npm or the registry the
+# build goes on: rgs-verify then serves /docs from the CDN (same version,
+# Subresource Integrity), or a notice with RGS_DOCS_CDN=0.  NO_WWW=1 skips it.
+SWAGGER_UI := share/www/node_modules/swagger-ui-dist/package.json
+www: $(if $(NO_WWW),,$(SWAGGER_UI))
+$(SWAGGER_UI): share/www/package-lock.json
+	@if command -v npm >/dev/null 2>&1 && (cd share/www && npm ci --no-audit --no-fund --loglevel=error >/dev/null); then \
+	  touch $@; \
+	else echo "make: warning: Swagger UI assets not installed (npm ci in share/www failed or npm missing): /docs loads them from the CDN" >&2; fi
 
 tools: $(addprefix $(BUILD)/bin/,$(TOOLS))
 units: $(addprefix $(BUILD)/tests/,$(UNITS))
@@ -124,7 +135,7 @@ bench:
 	@$(MAKE) --no-print-directory all
 	@tests/bench/run
 
-install: tools
+install: tools www
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATAROOT)/rgs \
 	  $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man7
 	install -m 0755 $(addprefix $(BUILD)/bin/,$(TOOLS)) $(DESTDIR)$(BINDIR)/
@@ -133,7 +144,7 @@ install: tools
 	if [ -d share/www/node_modules/swagger-ui-dist ]; then \
 	  install -d $(DESTDIR)$(DATAROOT)/rgs/swagger-ui && \
 	  cp -R share/www/node_modules/swagger-ui-dist/. $(DESTDIR)$(DATAROOT)/rgs/swagger-ui/; \
-	else echo "make install: warning: share/www/node_modules/swagger-ui-dist missing (run tests/setup --demo or npm ci in share/www): /docs will show a notice instead of Swagger UI" >&2; fi
+	else echo "make install: warning: share/www/node_modules/swagger-ui-dist missing (npm ci in share/www): /docs will load Swagger UI from the CDN (pinned, SRI), or show a notice with RGS_DOCS_CDN=0" >&2; fi
 	for s in 1 5 7; do for f in share/man/man$$s/*.$$s; do [ -e "$$f" ] || continue; \
 	  install -m 0644 "$$f" $(DESTDIR)$(MANDIR)/man$$s/; done; done
 	install -m 0644 share/deps/*.txt share/systemd/relay-git-sync.service bin/rgs-glue.sh $(DESTDIR)$(DATAROOT)/rgs/
