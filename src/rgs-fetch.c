@@ -209,7 +209,39 @@ typedef struct job {
     bool full;       /* reconcile */
     json_t *op;      /* op fill: the op record (borrowed from the slot) */
     char hash[65];
+    struct job *waiters; /* blob: ops of this chunk that wait for the same hash */
+    struct job *next;    /* in a waiters list */
 } job;
+
+/* Blob downloads in flight (this chunk): one per hash, so two ops naming
+ * the same bytes (the same image at two paths) download them once; the
+ * later ops wait on the first one's result (rgs-fetch(1)). */
+static job **inflight;
+static size_t ninflight, capinflight;
+
+static job *inflight_find(const char *hash)
+{
+    for (size_t i = 0; i < ninflight; i++)
+        if (!strcmp(inflight[i]->hash, hash))
+            return inflight[i];
+    return NULL;
+}
+static void inflight_add(job *j)
+{
+    if (ninflight == capinflight) {
+        capinflight = capinflight ? capinflight * 2 : 16;
+        inflight = rgs_xrealloc(inflight, capinflight * sizeof *inflight);
+    }
+    inflight[ninflight++] = j;
+}
+static void inflight_remove(const job *j)
+{
+    for (size_t i = 0; i < ninflight; i++)
+        if (inflight[i] == j) {
+            inflight[i] = inflight[--ninflight];
+            return;
+        }
+}
 
 static job *job_new(size_t si, size_t pos)
 {
@@ -392,9 +424,8 @@ static void queue_folder(size_t si, const char *rl, const char *folder, bool ful
     rgs_relay_get_update(relay, rl, folder, on_folder, j);
 }
 
-static void on_blob(void *ctx, rgs_relay_result *r)
+static void blob_done(job *j, const rgs_relay_result *r)
 {
-    job *j = ctx;
     slot *s = &slots[j->slot];
     if (!r->ok) {
         fail(s, j->pos, j->op, r->temporary, r->error);
@@ -404,6 +435,23 @@ static void on_blob(void *ctx, rgs_relay_result *r)
         json_object_set_new(op, "sha256", json_string(j->hash));
         s->out[j->pos] = op;
     }
+}
+
+static void on_blob(void *ctx, rgs_relay_result *r)
+{
+    job *j = ctx;
+    inflight_remove(j);
+    job *w = j->waiters;
+    j->waiters = NULL;
+    while (w) {
+        job *next = w->next;
+        blob_done(w, r);
+        if (r->ok)
+            rgs_debug("blob '%s': shared with a download of the same batch", w->hash);
+        job_end(w);
+        w = next;
+    }
+    blob_done(j, r);
     job_end(j);
 }
 
@@ -508,11 +556,18 @@ static void handle_op(size_t si)
         s->drop_input = false;
         return;
     }
+    job *first = inflight_find(hash);
     job *j = job_new(si, slot_reserve(s));
     snprintf(j->relay, sizeof j->relay, "%s", rl);
     snprintf(j->doc, sizeof j->doc, "%s", doc);
     snprintf(j->hash, sizeof j->hash, "%s", hash);
     j->op = s->in;
+    if (first) {
+        j->next = first->waiters;
+        first->waiters = j;
+        return;
+    }
+    inflight_add(j);
     rgs_relay_get_blob(relay, rl, doc, hash, blob_dirfd, on_blob, j);
 }
 
@@ -706,6 +761,7 @@ int main(int argc, char **argv)
         rgs_state_free(states[i].st);
     free(states);
     free(slots);
+    free(inflight);
     if (blob_dirfd >= 0)
         close(blob_dirfd);
     if (fatal_output)
