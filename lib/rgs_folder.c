@@ -12,7 +12,7 @@
 static bool is_markdown(const json_t *meta)
 {
     const char *t = json_string_value(json_object_get(meta, "type"));
-    return t && !strcmp(t, "markdown");
+    return t && (!strcmp(t, "markdown") || !strcmp(t, "document")); /* relay.md §3.1: older data */
 }
 
 static void implied_id(const char *relay, const char *folder, const char *path, size_t n, char out[37])

@@ -16,9 +16,10 @@
  * legacy root map docs (path -> guid string) or NULL; `relay` and `folder`
  * the validated UUIDs (they seed the ids of implied folders).
  * Rules:
- *   - an entry whose meta is {"type":"markdown",...} and that has no docs
- *     entry for the same path is deleted (old clients delete documents by
- *     removing only the docs entry);
+ *   - an entry whose meta is {"type":"markdown",...} (or the older
+ *     {"type":"document",...}, treated like markdown, relay.md §3.1) and
+ *     that has no docs entry for the same path is deleted (old clients
+ *     delete documents by removing only the docs entry);
  *   - a docs entry (string value) without a filemeta_v0 entry is a live
  *     document {"version":0,"id":<guid>,"type":"markdown"}, appended after
  *     the filemeta entries in docs order;
