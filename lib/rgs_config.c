@@ -413,7 +413,7 @@ int rgs_config_parse(const char *path, const char *text, size_t len, rgs_config 
     char err[600];
     rgs_toml *root;
     if (rgs_toml_parse(text, len, &root, err, sizeof err) < 0) {
-        /* err is "line N: why" */
+        /* err is "line N: why" or "line N: KEY: why" (the key being assigned) */
         rgs_error("%s:%s", path, err + 5);
         return -1;
     }

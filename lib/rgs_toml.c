@@ -17,6 +17,8 @@ typedef struct {
     char *err;
     size_t errlen;
     bool failed;
+    char table[128]; /* name of the current [table] / [[array of tables]], "" at the root */
+    char key[256];   /* dotted path of the key whose value is being parsed, "" otherwise */
 } parser;
 
 static void fail(parser *ps, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -27,7 +29,10 @@ static void fail(parser *ps, const char *fmt, ...)
     ps->failed = true;
     if (!ps->errlen)
         return;
-    int n = snprintf(ps->err, ps->errlen, "line %u: ", ps->line);
+    /* "line N: KEY: why" while a value is being parsed, so every value error
+       names the key (git_connectors.toml(5): errors name file, line and key) */
+    int n = ps->key[0] ? snprintf(ps->err, ps->errlen, "line %u: %s: ", ps->line, ps->key)
+                       : snprintf(ps->err, ps->errlen, "line %u: ", ps->line);
     if (n < 0 || (size_t)n >= ps->errlen)
         return;
     va_list ap;
@@ -600,6 +605,7 @@ static rgs_toml *parse_header(parser *ps, rgs_toml *root)
         return NULL;
     }
     ps->p += aot ? 2 : 1;
+    snprintf(ps->table, sizeof ps->table, "%s", key);
     rgs_toml *have = table_lookup(root, key, NULL);
     rgs_toml *t = node_new(RGS_TOML_TABLE, line);
     if (aot) {
@@ -653,7 +659,7 @@ static bool check_utf8(parser *ps)
 
 int rgs_toml_parse(const char *text, size_t len, rgs_toml **out, char *err, size_t errlen)
 {
-    parser ps = {text, text + len, 1, err, errlen, false};
+    parser ps = {text, text + len, 1, err, errlen, false, "", ""};
     if (errlen)
         err[0] = '\0';
     *out = NULL;
@@ -692,6 +698,10 @@ int rgs_toml_parse(const char *text, size_t len, rgs_toml **out, char *err, size
         }
         ps.p++;
         skip_ws(&ps);
+        if (ps.table[0])
+            snprintf(ps.key, sizeof ps.key, "%s.%s", ps.table, key);
+        else
+            snprintf(ps.key, sizeof ps.key, "%s", key);
         rgs_toml *v = parse_value(&ps, 0);
         if (!v) {
             free(key);
@@ -699,6 +709,7 @@ int rgs_toml_parse(const char *text, size_t len, rgs_toml **out, char *err, size
         }
         table_put(cur, key, line, v);
         expect_eol(&ps);
+        ps.key[0] = '\0';
     }
     if (ps.failed)
         goto error;

@@ -65,8 +65,10 @@ struct rgs_toml {
 
 /* rgs_toml_parse: parse `len` bytes of TOML text (need not be
  * NUL-terminated).  Returns 0 and *root (a TABLE; free with rgs_toml_free),
- * or -1 with *root NULL and a message "line N: why" in err (errlen bytes,
- * always NUL-terminated when errlen > 0).  Never reads past `len`. */
+ * or -1 with *root NULL and a message in err (errlen bytes, always
+ * NUL-terminated when errlen > 0): "line N: KEY: why" when the error is in
+ * the value assigned to KEY (KEY is the dotted path "table.key", or "key" at
+ * the root), else "line N: why".  Never reads past `len`. */
 int rgs_toml_parse(const char *text, size_t len, rgs_toml **root, char *err, size_t errlen);
 
 /* rgs_toml_get: the value of `key` in TABLE `t`, or NULL (also when `t` is

@@ -164,7 +164,13 @@ static void test_defaults(void)
 
 static void test_errors(void)
 {
-    bad("a = \n", 1, "", "missing value", "syntax error names file and line");
+    bad("a = \n", 1, "a", "missing value", "syntax error names file, line and key");
+    bad(HDR IDS "url = nope\n", 4, "git_connector.url", "not a valid value",
+        "bare word names file, line and dotted key");
+    bad(HDR IDS "url = \"/x\n", 4, "git_connector.url", "unterminated",
+        "unterminated string names file, line and dotted key");
+    bad("[authors]\n\"u\" = 'Ada <a@b>\n", 2, "authors.u", "unterminated",
+        "unterminated literal string names the dotted key");
     bad(HDR "relay_id = \"" R1 "\"\nurl = \"/x\"\n", 1, "shared_folder_id", "required",
         "missing folder id");
     bad(HDR IDS, 1, "url", "required", "missing url");

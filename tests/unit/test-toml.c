@@ -28,18 +28,25 @@ static rgs_toml *parse(const char *s, char *err, size_t errlen)
     return t;
 }
 
-/* `s` must be refused with an error on `line` that contains `needle` */
-static void refused(const char *s, unsigned line, const char *needle, const char *name)
+/* `s` must be refused with an error "line LINE: KEY: ..." (just "line LINE: "
+   when key is NULL) that contains `needle` */
+static void refused_key(const char *s, unsigned line, const char *key, const char *needle,
+                        const char *name)
 {
-    char err[300], want[32];
+    char err[300], want[300];
     rgs_toml *t = parse(s, err, sizeof err);
-    snprintf(want, sizeof want, "line %u: ", line);
+    if (key)
+        snprintf(want, sizeof want, "line %u: %s: ", line, key);
+    else
+        snprintf(want, sizeof want, "line %u: ", line);
     int good = !t && !strncmp(err, want, strlen(want)) && strstr(err, needle);
     ok(good, name);
     if (!good)
         printf("# got: %s\n", t ? "(accepted)" : err);
     rgs_toml_free(t);
 }
+
+#define refused(s, line, needle, name) refused_key(s, line, NULL, needle, name)
 
 static void test_basics(void)
 {
@@ -125,47 +132,54 @@ static void test_refusals(void)
     refused("t = 1\n[[t]]\n", 2, "already defined", "array of tables over a value");
     refused("a.b = 1\n", 1, "dotted keys", "dotted key");
     refused("[a.b]\n", 1, "dotted keys", "dotted table name");
-    refused("a = {x = 1}\n", 1, "inline tables", "inline table");
-    refused("\n\na = \"\"\"x\"\"\"\n", 3, "multi-line", "multi-line basic string");
-    refused("a = '''x'''\n", 1, "multi-line", "multi-line literal string");
-    refused("d = 1979-05-27\n", 1, "dates", "date");
-    refused("d = 1979-05-27T07:32:00Z\n", 1, "dates", "date-time");
-    refused("d = 07:32:00\n", 1, "dates", "time");
-    refused("f = inf\n", 1, "inf and nan", "inf");
-    refused("f = -nan\n", 1, "inf and nan", "nan");
-    refused("f = +inf\n", 1, "inf and nan", "+inf");
-    refused("a = \"x\n", 1, "unterminated", "unterminated string");
-    refused("a = \"\\q\"\n", 1, "invalid escape", "bad escape");
-    refused("a = \"\\uD800\"\n", 1, "scalar", "surrogate escape");
-    refused("a = \"\\u0000\"\n", 1, "U+0000", "NUL escape");
-    refused("a = \"\\u12\"\n", 1, "hex digits", "short \\u");
-    refused("a = \"x\x01\"\n", 1, "control", "control char in string");
+    refused_key("a = {x = 1}\n", 1, "a", "inline tables", "inline table");
+    refused_key("\n\na = \"\"\"x\"\"\"\n", 3, "a", "multi-line", "multi-line basic string");
+    refused_key("a = '''x'''\n", 1, "a", "multi-line", "multi-line literal string");
+    refused_key("d = 1979-05-27\n", 1, "d", "dates", "date");
+    refused_key("d = 1979-05-27T07:32:00Z\n", 1, "d", "dates", "date-time");
+    refused_key("d = 07:32:00\n", 1, "d", "dates", "time");
+    refused_key("f = inf\n", 1, "f", "inf and nan", "inf");
+    refused_key("f = -nan\n", 1, "f", "inf and nan", "nan");
+    refused_key("f = +inf\n", 1, "f", "inf and nan", "+inf");
+    refused_key("a = \"x\n", 1, "a", "unterminated", "unterminated string");
+    refused_key("a = \"\\q\"\n", 1, "a", "invalid escape", "bad escape");
+    refused_key("a = \"\\uD800\"\n", 1, "a", "scalar", "surrogate escape");
+    refused_key("a = \"\\u0000\"\n", 1, "a", "U+0000", "NUL escape");
+    refused_key("a = \"\\u12\"\n", 1, "a", "hex digits", "short \\u");
+    refused_key("a = \"x\x01\"\n", 1, "a", "control", "control char in string");
     refused("# x\x7f\n", 1, "control", "DEL in comment");
-    refused("a = 1 b = 2\n", 1, "unexpected 'b'", "two pairs on a line");
-    refused("a = 1\rb = 2\n", 1, "carriage return", "lone CR");
-    refused("a = 012\n", 1, "leading zeros", "leading zero");
-    refused("a = 1__0\n", 1, "'_'", "double underscore");
-    refused("a = _1\n", 1, "digit", "leading underscore");
-    refused("a = 1_\n", 1, "'_'", "trailing underscore");
-    refused("a = +0x10\n", 1, "sign", "signed hex");
-    refused("a = 0x\n", 1, "digit", "empty hex");
-    refused("a = 9223372036854775808\n", 1, "range", "integer overflow");
-    refused("a = 0xffffffffffffffffff\n", 1, "range", "hex overflow");
-    refused("a = 1e999\n", 1, "range", "float overflow");
-    refused("a = 1.\n", 1, "digit", "float without fraction digits");
-    refused("a = .5\n", 1, "digit", "float without integer part");
-    refused("a = \n", 1, "missing value", "missing value");
+    refused_key("a = 1 b = 2\n", 1, "a", "unexpected 'b'", "two pairs on a line");
+    refused_key("a = 1\rb = 2\n", 1, "a", "carriage return", "lone CR");
+    refused_key("a = 012\n", 1, "a", "leading zeros", "leading zero");
+    refused_key("a = 1__0\n", 1, "a", "'_'", "double underscore");
+    refused_key("a = _1\n", 1, "a", "digit", "leading underscore");
+    refused_key("a = 1_\n", 1, "a", "'_'", "trailing underscore");
+    refused_key("a = +0x10\n", 1, "a", "sign", "signed hex");
+    refused_key("a = 0x\n", 1, "a", "digit", "empty hex");
+    refused_key("a = 9223372036854775808\n", 1, "a", "range", "integer overflow");
+    refused_key("a = 0xffffffffffffffffff\n", 1, "a", "range", "hex overflow");
+    refused_key("a = 1e999\n", 1, "a", "range", "float overflow");
+    refused_key("a = 1.\n", 1, "a", "digit", "float without fraction digits");
+    refused_key("a = .5\n", 1, "a", "digit", "float without integer part");
+    refused_key("a = \n", 1, "a", "missing value", "missing value");
     refused("a\n", 1, "expected '='", "missing =");
     refused("= 1\n", 1, "expected a key", "missing key");
-    refused("a = [1, 2\n", 2, "unterminated array", "unterminated array");
-    refused("a = [1 2]\n", 1, "expected ','", "array without comma");
-    refused("a = [[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]\n", 1, "nested", "deep nesting");
+    refused_key("a = [1, 2\n", 2, "a", "unterminated array", "unterminated array");
+    refused_key("a = [1 2]\n", 1, "a", "expected ','", "array without comma");
+    refused_key("a = [[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]\n", 1, "a", "nested", "deep nesting");
     refused("[t\n", 1, "expected ']'", "unclosed header");
     refused("[[t]\n", 1, "expected ']]'", "unclosed array header");
-    refused("a = tru\n", 1, "not a valid value", "misspelt boolean");
+    refused_key("a = tru\n", 1, "a", "not a valid value", "misspelt boolean");
     refused("ok = 1\nbad = \"\xC3\x28\"\n", 2, "UTF-8", "invalid UTF-8 names its line");
-    refused("a = \"x\"\n\n\n[t]\nk = nope\n", 5, "not a valid", "line numbers count LF");
-    refused("a = 1\r\nb = [\r\n1,\r\n2,,\r\n]\r\n", 4, "", "line numbers count CRLF");
+    refused_key("a = \"x\"\n\n\n[t]\nk = nope\n", 5, "t.k", "not a valid", "line numbers count LF");
+    refused_key("[[git_connector]]\nurl = 'x\n", 2, "git_connector.url", "unterminated",
+                "unterminated literal string names the dotted key");
+    refused_key("[[git_connector]]\nurl = \"x\\", 2, "git_connector.url", "unterminated",
+                "string ending in a backslash names the dotted key");
+    refused_key("[sync]\nmax_delete_count = nope\n", 2, "sync.max_delete_count", "not a valid",
+                "bare word names the dotted key");
+    refused("[t]\nk\n", 2, "expected '='", "no key named before '='");
+    refused_key("a = 1\r\nb = [\r\n1,\r\n2,,\r\n]\r\n", 4, "b", "", "line numbers count CRLF");
 }
 
 static json_t *to_json(const rgs_toml *v)
