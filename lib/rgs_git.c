@@ -1293,6 +1293,10 @@ int rgs_git_commit_tree(git_repository *repo, const git_oid *tree_id, const git_
         rgs_error("look up tree: %s", rgs_git_error());
         goto out;
     }
+    if (!parent && git_tree_entrycount(tree) == 0) {
+        rc = 0; /* unborn branch and nothing to add: no empty root commit */
+        goto out;
+    }
     const git_commit *parents[1] = {parent};
     if (git_commit_create(&commit_id, repo, "HEAD", author, committer, "UTF-8", message, tree,
                           parent ? 1 : 0, parents) < 0) {

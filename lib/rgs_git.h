@@ -268,7 +268,9 @@ int rgs_git_index_update(const rgs_git_ctx *c, const char *workdir, const rgs_gi
  * `parent` (NULL: a root commit, HEAD must be unborn) and `author`,
  * `committer`, `message` (UTF-8), updating the branch and its reflog
  * ("commit: <subject>") atomically, unless the tree equals the parent's
- * (never an empty commit; *made = false, hex = the parent).  Fails
+ * (never an empty commit; *made = false, hex = the parent), or there is
+ * no parent and the tree is empty (never an empty root commit; *made =
+ * false, hex = "").  Fails
  * (GIT_EMODIFIED) when the branch no longer points to `parent`.  Commit id
  * in hex[41].  Returns 0 or -1 (message printed). */
 int rgs_git_commit_tree(git_repository *repo, const git_oid *tree, const git_oid *parent,

@@ -91,6 +91,24 @@ t_is "final tick commits before the interval" "$(count_type out5 commit)" 1
 t_is "template with counts, paths, UTC" "$(git -C "$W" log -1 --format=%s)" "sync 1 file(s): notes/sub/a.md at $(TZ=UTC git -C "$W" log -1 --date=format-local:%H:%M --format=%cd) UTC"
 t_is "unknown editor: the service identity is the author" "$(git -C "$W" log -1 --format='%an <%ae>|%cn')" "Bot <bot@example.org>|Bot"
 
+# --- unborn branch (empty remote): a journal naming only absent paths or a
+# directory makes no root commit with an empty tree
+D5=$RGS_TMP/d5; new_data "$D5"
+bare_with "$RGS_TMP/r5.git"
+connector $FOLDER "$RGS_TMP/r5.git" >"$D5/git_connectors.toml"
+rgs-commit -d "$D5" --prepare
+W5=$(repo_of "$D5"); mkdir -p "$W5/somedir/sub"
+{ applied never/there.md write 10; applied gone.md delete 11; applied somedir write 12
+  applied somedir/sub write 13; tick 99 true; } | rgs-commit -d "$D5" >out5e 2>err5e
+t_is "unborn: absent paths and a directory make no commit record" "$(count_type out5e commit)" 0
+t_fails "unborn: the branch is still unborn (no empty root commit)" git -C "$W5" rev-parse -q --verify HEAD
+t_fails "unborn: nothing pushed to the empty remote" git -C "$RGS_TMP/r5.git" rev-parse -q --verify main
+t_is "unborn: journal settled (nothing pending)" "$(ls "$D5/commit/$RELAY/" 2>/dev/null | grep -c journal)" 0
+echo "first" >"$W5/first.md"
+{ applied first.md write 20; tick 199 true; } | rgs-commit -d "$D5" >out5f 2>/dev/null
+t_is "unborn: a real file then makes the root commit" "$(git -C "$W5" ls-tree --name-only HEAD)" "first.md"
+t_is "unborn: and it is pushed" "$(git -C "$RGS_TMP/r5.git" rev-parse main)" "$(git -C "$W5" rev-parse HEAD)"
+
 # --- remote unreachable, then back: commits made meanwhile arrive, in order
 mv "$RGS_TMP/r4.git" "$RGS_TMP/r4.away"
 for i in 1 2 3; do
