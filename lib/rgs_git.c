@@ -401,13 +401,16 @@ static void remove_legacy_key(const char *sshdir, bool given, bool dry_run)
 }
 
 int rgs_git_ctx_init(rgs_git_ctx *c, const char *data_dir, const rgs_config *cfg, bool tofu,
-                     double timeout, bool dry_run)
+                     double timeout, double stall, bool dry_run)
 {
     memset(c, 0, sizeof *c);
     c->data_dir = rgs_xstrdup(data_dir);
     c->committer_name = rgs_xstrdup(cfg ? cfg->committer_name : "Relay Git Sync");
     c->committer_email = rgs_xstrdup(cfg ? cfg->committer_email : "relay-git-sync@localhost");
     c->timeout = timeout > 0 ? timeout : 120;
+    c->stall = stall > 0 ? stall : RGS_GIT_STALL_DEFAULT;
+    if (c->stall > c->timeout)
+        c->stall = c->timeout;
     c->local_timeout = 300;
 
     rgs_git_take_secrets(c);
@@ -481,11 +484,19 @@ int rgs_git_ctx_init(rgs_git_ctx *c, const char *data_dir, const rgs_config *cfg
     }
     rgs_buf_puts(&cmd, " -o UserKnownHostsFile=");
     shell_quote(&cmd, kh);
+    /* a stalled server costs about c->stall seconds, not the whole
+     * timeout: ConnectTimeout bounds the TCP connect and the banner
+     * exchange (ssh_config(5)), then a server that stops answering is
+     * dropped after ServerAliveCountMax unanswered keepalives sent every
+     * ServerAliveInterval seconds */
+    int st = (int)(c->stall + 0.999);
+    if (st < 1)
+        st = 1;
     rgs_buf_printf(&cmd,
                    " -o StrictHostKeyChecking=%s -o BatchMode=yes -o PasswordAuthentication=no"
                    " -o KbdInteractiveAuthentication=no -o ConnectTimeout=%d"
-                   " -o ServerAliveInterval=10 -o ServerAliveCountMax=3 -o LogLevel=ERROR",
-                   tofu ? "accept-new" : "yes", timeout < 10 ? (int)(timeout > 1 ? timeout : 1) : 10);
+                   " -o ServerAliveInterval=%d -o ServerAliveCountMax=2 -o LogLevel=ERROR",
+                   tofu ? "accept-new" : "yes", st, st / 2 > 0 ? st / 2 : 1);
     c->ssh_command = rgs_buf_steal(&cmd, NULL);
     free(kh);
     free(sshdir);
@@ -553,8 +564,6 @@ static const char *const config_kv[][2] = {
     {"commit.gpgSign", "false"},
     {"tag.gpgSign", "false"},
     {"gc.autoDetach", "false"},
-    {"http.lowSpeedLimit", "1000"},
-    {"http.lowSpeedTime", "30"},
     {"rebase.autoStash", "false"},
     {"rebase.autoSquash", "false"},
     {"rebase.updateRefs", "false"},
@@ -639,6 +648,12 @@ static int run_git(const rgs_git_ctx *c, const char *cwd, const rgs_git_remote *
     /* every path given to git is a literal path, never a pathspec: a file
      * named ":(glob)**" from Relay must not become "every file" */
     envp[k++] = rgs_xstrdup("GIT_LITERAL_PATHSPECS=1");
+    /* HTTP(S): a transfer slower than 1000 bytes/s for c->stall seconds
+     * (a server that accepts and never answers included) ends the command
+     * (git(1) GIT_HTTP_LOW_SPEED_LIMIT, GIT_HTTP_LOW_SPEED_TIME; libcurl
+     * CURLOPT_LOW_SPEED_LIMIT/_TIME) */
+    envp[k++] = rgs_xstrdup("GIT_HTTP_LOW_SPEED_LIMIT=1000");
+    envp[k++] = rgs_xasprintf("GIT_HTTP_LOW_SPEED_TIME=%d", c->stall >= 1 ? (int)(c->stall + 0.999) : 1);
     if (c->ssh_command) {
         envp[k++] = rgs_xasprintf("GIT_SSH_COMMAND=%s", c->ssh_command);
         envp[k++] = rgs_xstrdup("GIT_SSH_VARIANT=ssh");

@@ -62,6 +62,8 @@ typedef struct {
     char *committer_name;    /* from [commit] */
     char *committer_email;
     double timeout;          /* seconds for one network command (ls-remote, clone, fetch, push) */
+    double stall;            /* seconds a remote may send nothing before an SSH or
+                                HTTP(S) command gives up (<= timeout) */
     double local_timeout;    /* seconds for one local command (rebase, checkout, ...) */
     rgs_git_secret *secrets; /* the tokens and user names, moved out of the environment */
     size_t n_secrets;
@@ -81,14 +83,21 @@ typedef struct {
  * used, else DATA_DIR/ssh/known_hosts (possibly absent: every SSH host is
  * then refused).  `tofu` true selects StrictHostKeyChecking=accept-new
  * (new hosts are added to that file), false StrictHostKeyChecking=yes.
- * `timeout` is the limit in seconds of one network command.
+ * `timeout` is the limit in seconds of one network command; `stall`
+ * (seconds, <= 0: RGS_GIT_STALL_DEFAULT; at most `timeout`) is how long an
+ * SSH or HTTP(S) remote may send nothing: ssh ConnectTimeout=stall (TCP
+ * and banner), ServerAliveInterval=stall/2 with ServerAliveCountMax=2;
+ * git's GIT_HTTP_LOW_SPEED_LIMIT=1000 (bytes/s) with GIT_HTTP_LOW_SPEED_TIME=stall.
+ * So a remote that accepts connections and never answers costs about
+ * `stall` seconds, not `timeout`.
  * HTTPS: GIT_TOKEN, GIT_USERNAME and every GIT_TOKEN_<HOST> and
  * GIT_USERNAME_<HOST> are copied into the context and removed from the
  * process's environment, their values overwritten (explicit_bzero; so
  * /proc/<pid>/environ no longer shows them); so is SSH_PRIVATE_KEY once
  * written.  Returns 0, or -1 (message printed; temporary). */
+#define RGS_GIT_STALL_DEFAULT 20.0
 int rgs_git_ctx_init(rgs_git_ctx *c, const char *data_dir, const rgs_config *cfg, bool tofu,
-                     double timeout, bool dry_run);
+                     double timeout, double stall, bool dry_run);
 
 /* rgs_git_take_secrets: the part of rgs_git_ctx_init that moves
  * GIT_TOKEN, GIT_USERNAME, GIT_TOKEN_<HOST> and GIT_USERNAME_<HOST> (empty

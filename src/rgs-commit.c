@@ -1534,6 +1534,7 @@ static void usage(FILE *f)
 {
     fputs("usage: rgs-commit [-v] [-q] [-n] [-d DATA_DIR] [--git-config-file FILE]\n"
           "                  [--commit-interval SECONDS] [--git-timeout SECONDS]\n"
+          "                  [--git-stall-timeout SECONDS]\n"
           "                  [--ssh-accept-new] [--check-config | --prepare]\n"
           "\n"
           "Reads records on stdin and passes them on; journals `applied` records\n"
@@ -1545,6 +1546,8 @@ static void usage(FILE *f)
           "      --git-config-file F    connectors file (DATA_DIR/git_connectors.toml)\n"
           "      --commit-interval S    seconds a change waits before its commit (10)\n"
           "      --git-timeout S        time limit of one network git command (120)\n"
+          "      --git-stall-timeout S  an SSH or HTTP(S) remote that sends nothing for\n"
+          "                             S seconds fails the command (20)\n"
           "      --ssh-accept-new       trust SSH host keys on first use (RGS_SSH_TOFU=1)\n"
           "      --check-config         validate the configuration and exit\n"
           "      --prepare              make every connector's repository exist and exit\n"
@@ -1562,7 +1565,7 @@ int main(int argc, char **argv)
 {
     rgs_set_progname(argv[0]);
     signal(SIGPIPE, SIG_IGN);
-    enum { OPT_CONFIG = 256, OPT_INTERVAL, OPT_TIMEOUT, OPT_TOFU, OPT_CHECK, OPT_PREPARE };
+    enum { OPT_CONFIG = 256, OPT_INTERVAL, OPT_TIMEOUT, OPT_STALL, OPT_TOFU, OPT_CHECK, OPT_PREPARE };
     static const struct option longopts[] = {
         {"help", no_argument, NULL, 'h'},
         {"verbose", no_argument, NULL, 'v'},
@@ -1572,12 +1575,13 @@ int main(int argc, char **argv)
         {"git-config-file", required_argument, NULL, OPT_CONFIG},
         {"commit-interval", required_argument, NULL, OPT_INTERVAL},
         {"git-timeout", required_argument, NULL, OPT_TIMEOUT},
+        {"git-stall-timeout", required_argument, NULL, OPT_STALL},
         {"ssh-accept-new", no_argument, NULL, OPT_TOFU},
         {"check-config", no_argument, NULL, OPT_CHECK},
         {"prepare", no_argument, NULL, OPT_PREPARE},
         {NULL, 0, NULL, 0}};
     const char *dd = NULL, *config_opt = getenv("RGS_GIT_CONFIG_FILE");
-    double git_timeout = 120;
+    double git_timeout = 120, git_stall = RGS_GIT_STALL_DEFAULT;
     const char *tofu_env = getenv("RGS_SSH_TOFU");
     bool tofu = tofu_env && !strcmp(tofu_env, "1");
     bool check = false, prepare = false;
@@ -1597,6 +1601,10 @@ int main(int argc, char **argv)
         case OPT_TIMEOUT:
             if (!rgs_parse_seconds(optarg, &git_timeout) || git_timeout <= 0)
                 rgs_die(RGS_EX_PERM, "bad --git-timeout '%s': want seconds > 0", optarg);
+            break;
+        case OPT_STALL:
+            if (!rgs_parse_seconds(optarg, &git_stall) || git_stall <= 0)
+                rgs_die(RGS_EX_PERM, "bad --git-stall-timeout '%s': want seconds > 0", optarg);
             break;
         case OPT_TOFU: tofu = true; break;
         case OPT_CHECK: check = true; break;
@@ -1639,7 +1647,7 @@ int main(int argc, char **argv)
     if (rgs_git_ca_skipped())
         rgs_debug("libgit2: the CA bundle is not parsed (libgit2 makes no network connections here; "
                   "the git CLI does)");
-    if (rgs_git_ctx_init(&gctx, data_dir, cfg, tofu, git_timeout, dry_run) < 0)
+    if (rgs_git_ctx_init(&gctx, data_dir, cfg, tofu, git_timeout, git_stall, dry_run) < 0)
         worse(RGS_EX_TEMP);
     pstate_load();
     int rc = prepare ? prepare_all() : filter();
