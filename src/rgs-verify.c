@@ -503,7 +503,9 @@ static void openapi(response *r)
 /* ---- /health ----
  *
  * Unauthenticated, so it shows only what an operator needs to see that the
- * service works: the original's {"status":"healthy"}, the spool depth, the
+ * service works: the original's {"status":"healthy"} (or "degraded" while
+ * batches fail, "unhealthy" and 503 when none has succeeded for the bound
+ * rgs-server wrote into worker.json), the spool depth, the
  * worker's state and times, and per remote the last push result, its time
  * and the failure count.  Never ids (relay, folder, commit), remote names,
  * error texts, paths, versions or the authentication mode. */
@@ -573,6 +575,7 @@ static void health(response *r)
     json_object_set_new(o, "spool", json_pack("{s:o}", "depth",
                                               depth >= 0 ? json_integer(depth) : json_null()));
     /* status/worker.json (rgs-server) */
+    int code = 200;
     json_t *w = status_file("worker.json");
     if (w) {
         static const char *const states[] = {"starting", "ok", "failed", "stopped", NULL};
@@ -580,6 +583,27 @@ static void health(response *r)
         copy_word(out, w, "state", states);
         copy_time(out, w, "last_batch");
         copy_time(out, w, "last_success");
+        json_t *fb = json_object_get(w, "failed_batches");
+        if (json_is_integer(fb) && json_integer_value(fb) >= 0)
+            json_object_set(out, "failed_batches", fb);
+        /* The worker's honest state (rgs-server(1), HEALTH): batches that
+         * fail make it "degraded"; when no batch has succeeded for
+         * unhealthy_after seconds (since the last success, or since the
+         * start) while they fail, "unhealthy" with 503 so that a health
+         * check (Docker's HEALTHCHECK, a load balancer) sees it. */
+        const char *st = json_string_value(json_object_get(w, "state"));
+        if (st && strcmp(st, "failed") == 0 && json_is_integer(fb) && json_integer_value(fb) > 0) {
+            json_object_set_new(o, "status", json_string("degraded"));
+            json_t *ua = json_object_get(w, "unhealthy_after");
+            json_t *since = json_object_get(w, "last_success");
+            if (!json_is_number(since))
+                since = json_object_get(w, "started");
+            if (json_is_number(ua) && json_is_number(since) &&
+                rgs_now() - json_number_value(since) >= json_number_value(ua)) {
+                json_object_set_new(o, "status", json_string("unhealthy"));
+                code = 503;
+            }
+        }
         json_object_set_new(o, "worker", out);
         json_decref(w);
     }
@@ -613,7 +637,7 @@ static void health(response *r)
         json_object_set_new(o, "push", list);
         json_decref(p);
     }
-    set_json(r, 200, o);
+    set_json(r, code, o);
 }
 
 /* ---- /api/pubkey (relay.md §5.2) ---- */

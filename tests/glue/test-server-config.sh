@@ -20,6 +20,24 @@ run 100 "bad --port" rgs-server --data-dir "$D" --relay-server-url http://127.0.
 run 100 "bad --commit-interval" rgs-server --data-dir "$D" --relay-server-url http://127.0.0.1:9 --commit-interval soon
 run 100 "unknown option '--frobnicate'" rgs-server --frobnicate
 run 100 "needs a value" rgs-server --port
+run 100 "bad --bind '300.1.1.1'" rgs-server --data-dir "$D" --relay-server-url http://127.0.0.1:9 --bind 300.1.1.1
+run 100 "bad --bind 'example.org:80'" rgs-server --data-dir "$D" --relay-server-url http://127.0.0.1:9 --bind example.org:80
+run 100 "bad --unhealthy-after" rgs-server --data-dir "$D" --relay-server-url http://127.0.0.1:9 --unhealthy-after soon
+run 100 "bad --max-failed-batches" rgs-server --data-dir "$D" --relay-server-url http://127.0.0.1:9 --max-failed-batches -1
+# a port that is taken, an address not of this machine: exit 100 at once,
+# naming what to change, with either listener; nothing keeps running
+busy=$(free_port)
+node -e 'require("net").createServer().listen(+process.argv[1], "127.0.0.1", () => console.log("up"))' "$busy" >"$RGS_TMP/busy.ready" &
+holder=$!
+for ((i = 0; i < 100; i++)); do [ -s "$RGS_TMP/busy.ready" ] && break; sleep 0.05; done
+for l in socat rgs-accept; do
+  run 100 "choose a free --port (or stop what holds port $busy)" \
+    env RELAY_SERVER_URL=http://127.0.0.1:9 rgs-server --data-dir "$RGS_TMP/d-$l" --bind 127.0.0.1 --port "$busy" --listener "$l"
+  t_fails "$l: no listener left behind on the taken port" pgrep -f -- "$l.*$busy"
+done
+kill "$holder"; wait "$holder" 2>/dev/null
+run 100 "an address of this machine for --bind" \
+  env RELAY_SERVER_URL=http://127.0.0.1:9 rgs-server --data-dir "$RGS_TMP/d-addr" --bind 192.0.2.1 --port "$(free_port)"
 printf '[[git_connector]]\nrelay_id = "not-a-uuid"\n' >"$RGS_TMP/bad.toml"
 run 100 "bad.toml" rgs-server --data-dir "$D" --relay-server-url http://127.0.0.1:9 --git-config-file "$RGS_TMP/bad.toml"
 run 100 "--relay-id is required" rgs-sync --data-dir "$D"
