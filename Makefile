@@ -53,6 +53,7 @@ VERSION := $(shell git describe --always --dirty 2>/dev/null || echo 0.1)
 
 TOOLS   :=
 FUZZERS :=
+FUZZ_SEEDS :=
 UNITS   :=
 include $(sort $(wildcard mk/*.mk))
 
@@ -111,7 +112,7 @@ endef
 $(foreach f,$(FUZZERS),$(eval $(call FUZZ_template,$(f))))
 
 FUZZ_SECONDS ?= 60
-fuzz-build: $(addprefix $(FUZZ_BUILD)/fuzz-,$(FUZZERS))
+fuzz-build: $(addprefix $(FUZZ_BUILD)/fuzz-,$(FUZZERS)) $(FUZZ_SEEDS)
 fuzz: fuzz-build
 	@$(foreach f,$(FUZZERS),tests/fuzz/run-one $(FUZZ_BUILD)/fuzz-$(f) $(FUZZ_SECONDS) $(fuzz-$(f)_CORPUS) &&) true
 

@@ -1862,13 +1862,24 @@ static void xml_text_of(const ytype *t, rgs_buf *out)
 
 static int walk_type(wk *w, const ytype *t, enum rgs_ykind k);
 typedef struct jw jw;
+/* One member of an open object, for JavaScript's property order: where its
+ * key starts in the output, and its array index if the key is one. */
+typedef struct {
+    size_t off, len;
+    uint32_t ix;
+    bool is_ix;
+} jmem;
 struct jw {
     rgs_buf *out;
     unsigned flags;
-    uint8_t *lv; /* per open container: 1 = object, 2 = has members */
+    uint8_t *lv; /* per open container: 1 = object, 2 = has members, 4 = an array-index key */
     size_t nlv, caplv;
     const char *pk;
     size_t pkn;
+    size_t *mbase; /* per open container: its first member in mem */
+    size_t capmbase;
+    jmem *mem; /* members of the open objects, innermost last */
+    size_t nmem, capmem;
 };
 static const rgs_yvisitor jw_visitor;
 static void jw_pre(jw *j);
@@ -2182,6 +2193,23 @@ static void put_jstr(rgs_buf *b, const char *s, size_t n)
 }
 
 
+bool rgs_ydoc_array_index(const char *k, size_t n, uint32_t *ix)
+{
+    if (n == 0 || n > 10 || (n > 1 && k[0] == '0'))
+        return false;
+    uint64_t v = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (k[i] < '0' || k[i] > '9')
+            return false;
+        v = v * 10 + (uint64_t)(k[i] - '0');
+    }
+    if (v > 4294967294u)
+        return false;
+    if (ix)
+        *ix = (uint32_t)v;
+    return true;
+}
+
 static void jw_pre(jw *j)
 {
     if (!j->nlv)
@@ -2190,10 +2218,60 @@ static void jw_pre(jw *j)
     if (*l & 2)
         rgs_buf_putc(j->out, ',');
     *l |= 2;
+    if ((*l & 1) && (j->flags & RGS_YJSON_JS_ORDER)) {
+        growz((void **)&j->mem, &j->capmem, sizeof *j->mem, j->nmem + 1);
+        jmem *m = &j->mem[j->nmem++];
+        m->off = j->out->len;
+        m->is_ix = rgs_ydoc_array_index(j->pk, j->pkn, &m->ix);
+        if (m->is_ix)
+            *l |= 4;
+    }
     if (*l & 1) {
         put_jstr(j->out, j->pk, j->pkn);
         rgs_buf_putc(j->out, ':');
     }
+}
+
+static int jmem_cmp(const void *a, const void *b)
+{
+    const jmem *x = a, *y = b;
+    if (x->is_ix != y->is_ix)
+        return x->is_ix ? -1 : 1;
+    if (x->is_ix && x->ix != y->ix)
+        return x->ix < y->ix ? -1 : 1;
+    return x->off < y->off ? -1 : x->off > y->off; /* stable: output order */
+}
+
+/* The members of the object being closed, in JavaScript's property order
+ * (ECMA-262 OrdinaryOwnPropertyKeys, which JSON.stringify follows): array
+ * indices ascending, then the other keys in creation order.  Only objects
+ * with an array-index key are rewritten. */
+static void jw_js_order(jw *j, size_t first)
+{
+    size_t n = j->nmem - first;
+    jmem *m = j->mem + first;
+    bool sorted = true;
+    for (size_t i = 1; i < n && sorted; i++)
+        sorted = jmem_cmp(&m[i - 1], &m[i]) < 0;
+    if (sorted)
+        return;
+    rgs_buf *o = j->out;
+    size_t start = m[0].off, end = o->len;
+    char *copy = rgs_xmalloc(end - start);
+    memcpy(copy, o->data + start, end - start);
+    /* member i spans [m[i].off, the next member's off - 1 (its comma)) */
+    for (size_t i = 0; i < n; i++) {
+        m[i].len = (i + 1 < n ? m[i + 1].off - 1 : end) - m[i].off;
+        m[i].off -= start; /* now an offset into copy */
+    }
+    qsort(m, n, sizeof *m, jmem_cmp);
+    o->len = start;
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            rgs_buf_putc(o, ',');
+        rgs_buf_append(o, copy + m[i].off, m[i].len);
+    }
+    free(copy);
 }
 
 static bool jw_in_object(const jw *j) { return j->nlv && (j->lv[j->nlv - 1] & 1); }
@@ -2250,6 +2328,8 @@ static void jw_open(jw *j, char c, uint8_t kind)
     jw_pre(j);
     rgs_buf_putc(j->out, c);
     growz((void **)&j->lv, &j->caplv, 1, j->nlv + 1);
+    growz((void **)&j->mbase, &j->capmbase, sizeof *j->mbase, j->nlv + 1);
+    j->mbase[j->nlv] = j->nmem;
     j->lv[j->nlv++] = kind;
 }
 
@@ -2277,6 +2357,9 @@ static int jw_end_object(void *ctx)
 {
     jw *j = ctx;
     j->nlv--;
+    if (j->lv[j->nlv] & 4)
+        jw_js_order(j, j->mbase[j->nlv]);
+    j->nmem = j->mbase[j->nlv];
     rgs_buf_putc(j->out, '}');
     return 0;
 }
@@ -2285,8 +2368,16 @@ static int jw_end_array(void *ctx)
 {
     jw *j = ctx;
     j->nlv--;
+    j->nmem = j->mbase[j->nlv];
     rgs_buf_putc(j->out, ']');
     return 0;
+}
+
+static void jw_free(jw *j)
+{
+    free(j->lv);
+    free(j->mbase);
+    free(j->mem);
 }
 
 static const rgs_yvisitor jw_visitor = {jw_value, jw_begin_object, jw_key, jw_end_object, jw_begin_array,
@@ -2410,14 +2501,30 @@ int rgs_ydoc_walk(const rgs_ydoc *d, const char *root, enum rgs_ykind k, const r
     return rc;
 }
 
+static void type_json(const rgs_ydoc *d, const ytype *t, enum rgs_ykind k, unsigned flags, rgs_buf *out)
+{
+    jw j = {.out = out, .flags = flags};
+    rgs_buf_append(out, "", 0);
+    wk w = {d, &jw_visitor, &j, RGS_BUF_INIT};
+    walk_type(&w, t, k);
+    rgs_buf_free(&w.tmp);
+    jw_free(&j);
+}
+
 int rgs_ydoc_json(const rgs_ydoc *d, const char *root, enum rgs_ykind k, unsigned flags, rgs_buf *out)
 {
-    if (!root_by_name(d, root))
+    const ytype *t = root_by_name(d, root);
+    if (!t)
         return -1;
-    jw j = {out, flags, NULL, 0, 0, NULL, 0};
-    rgs_buf_append(out, "", 0);
-    rgs_ydoc_walk(d, root, k, &jw_visitor, &j);
-    free(j.lv);
+    type_json(d, t, k, flags, out);
+    return 0;
+}
+
+int rgs_ydoc_root_json(const rgs_ydoc *d, size_t i, enum rgs_ykind k, unsigned flags, rgs_buf *out)
+{
+    if (i >= d->roots.n)
+        return -1;
+    type_json(d, d->rootv[i], k, flags, out);
     return 0;
 }
 
@@ -2440,7 +2547,7 @@ void rgs_ydoc_dump(const rgs_ydoc *d, rgs_buf *out)
     for (uint32_t c = 0; c < d->ncl; c++)
         order[c] = c;
     qsort_r(order, d->ncl, sizeof *order, cmp_client, (void *)d);
-    jw j = {out, 0, NULL, 0, 0, NULL, 0};
+    jw j = {.out = out};
     wk w = {d, &jw_visitor, &j, RGS_BUF_INIT};
     for (uint32_t oc = 0; oc < d->ncl; oc++) {
         const yclient *c = &d->cl[order[oc]];
@@ -2509,7 +2616,7 @@ void rgs_ydoc_dump(const rgs_ydoc *d, rgs_buf *out)
         }
     }
     rgs_buf_free(&w.tmp);
-    free(j.lv);
+    jw_free(&j);
     free(order);
 }
 

@@ -109,20 +109,27 @@ int rgs_ydoc_text(const rgs_ydoc *d, const char *root, rgs_buf *out);
 #define RGS_YJSON_TYPED_NUMBERS 1u /* floats (Any tags 123/124) always carry '.' or an exponent,
                                       integers (125/122) never, so jansson sees real vs integer;
                                       a float -0 prints as -0.0 */
+#define RGS_YJSON_JS_ORDER 2u      /* objects in JSON.stringify's member order (below), not
+                                      Map.keys()/encoded order */
 
 /* rgs_ydoc_json: append to *out one JSON text: the value of root `root`
  * viewed as kind `k` (GUESS: rgs_ydoc_guess_kind; no evidence -> null),
  * as JSON.stringify(ytype.toJSON()) prints it (yjs.md §6, §6.5):
  *   TEXT  -> a JSON string (rgs_ydoc_text);
- *   MAP   -> an object; keys in yjs's Map.keys() order (order of first
- *            integration, §6.3), deleted keys and keys whose value is
- *            undefined left out;
+ *   MAP   -> an object; deleted keys and keys whose value is undefined
+ *            left out;
  *   ARRAY -> an array of every element of the undeleted countable items;
  *            undefined elements print as null.
  * Nested Y.Map/Y.Array/Y.Text print recursively as object/array/string;
  * XML types print as the concatenated plain text of their String items
- * (YXmlHook as an object, it is a Y.Map).  Any objects keep their encoded
- * key order (a repeated key: first position, last value).  Numbers: shortest
+ * (YXmlHook as an object, it is a Y.Map).  Members of a Y.Map come in
+ * yjs's Map.keys() order (order of first integration, §6.3), of an Any
+ * object in encoded order (a repeated key: first position, last value).
+ * With RGS_YJSON_JS_ORDER, every object's members come in the order
+ * JSON.stringify gives the plain object toJSON() builds (ECMA-262
+ * OrdinaryOwnPropertyKeys): keys that are array indices
+ * (rgs_ydoc_array_index) first, ascending, then the others in the order
+ * above; the two differ only for integer-like keys.  Numbers: shortest
  * round-trip decimal, JavaScript's Number.prototype.toString rules (1e+21,
  * 1e-7, 100000000000000000000); NaN and +-Infinity print as null; -0 as 0
  * (but see RGS_YJSON_TYPED_NUMBERS).  Bigints (Any tag 122) print as bare
@@ -133,6 +140,18 @@ int rgs_ydoc_text(const rgs_ydoc *d, const char *root, rgs_buf *out);
  * characters; everything else raw UTF-8).
  * Returns 0, or -1 (nothing appended) when there is no such root. */
 int rgs_ydoc_json(const rgs_ydoc *d, const char *root, enum rgs_ykind k, unsigned flags, rgs_buf *out);
+
+/* rgs_ydoc_root_json: rgs_ydoc_json of the root at index i (0 ..
+ * rgs_ydoc_root_count(d) - 1, the order of rgs_ydoc_root_name), so that a
+ * root whose name contains NUL bytes can be printed too.  Returns 0, or -1
+ * (nothing appended) when i is out of range. */
+int rgs_ydoc_root_json(const rgs_ydoc *d, size_t i, enum rgs_ykind k, unsigned flags, rgs_buf *out);
+
+/* rgs_ydoc_array_index: is k[0..n) (bytes) an array index in the sense of
+ * ECMA-262 §6.1.7 (the canonical decimal form of an integer 0 .. 2^32-2:
+ * digits only, no leading zero except "0" itself)?  JavaScript objects list
+ * such keys first, ascending.  On true, *ix (may be NULL) gets the value. */
+bool rgs_ydoc_array_index(const char *k, size_t n, uint32_t *ix);
 
 /* rgs_ydoc_json_string: append s[0..n) (UTF-8) to *out as a JSON string
  * escaped the way JSON.stringify does it (", \, control characters; all

@@ -11,4 +11,10 @@ test-ydoc_PKGS := jansson
 FUZZERS += ydoc
 fuzz-ydoc_LIBS := ydoc util
 fuzz-ydoc_PKGS := jansson
-fuzz-ydoc_CORPUS := tests/fuzz/corpus/ydoc
+fuzz-ydoc_CORPUS := tests/fuzz/corpus/ydoc build/fuzz/seeds/ydoc
+# the whole committed yjs corpus (tests/ydoc/corpus) as further seeds
+FUZZ_SEEDS += build/fuzz/seeds/ydoc/.done
+build/fuzz/seeds/ydoc/.done: $(wildcard tests/ydoc/corpus/*.ndjson) tests/fuzz/ndjson-seeds
+	@rm -rf $(@D)
+	@tests/fuzz/ndjson-seeds $(@D) $(filter %.ndjson,$^) >/dev/null
+	@touch $@

@@ -53,25 +53,38 @@ static enum rgs_ykind kind_of(const char *name)
     return k;
 }
 
+/* One member of the printed object: a root of the document (root >= 0)
+ * or a stated root it does not have (root < 0, name from the options) */
+typedef struct {
+    const char *name;
+    size_t len;
+    long root;
+    uint32_t ix;
+    bool is_ix;
+    size_t pos;
+} member;
+
+static int member_cmp(const void *a, const void *b)
+{
+    const member *x = a, *y = b;
+    if (x->is_ix != y->is_ix)
+        return x->is_ix ? -1 : 1;
+    if (x->is_ix && x->ix != y->ix)
+        return x->ix < y->ix ? -1 : 1;
+    return x->pos < y->pos ? -1 : x->pos > y->pos;
+}
+
 /* One JSON object for a decoded document: its roots in order of first
- * appearance, then stated roots that the document does not have (empty
- * values of the stated kind, as yjs's doc.getText(name) would give). */
+ * appearance (names with NUL bytes included), then stated roots that the
+ * document does not have (empty values of the stated kind, as yjs's
+ * doc.getText(name) would give); with RGS_YJSON_JS_ORDER (the default)
+ * integer-like names first, as JSON.stringify orders the object's keys. */
 static void render(const rgs_ydoc *d, unsigned flags, rgs_buf *out)
 {
-    rgs_buf_putc(out, '{');
-    bool first = true;
-    size_t n = rgs_ydoc_root_count(d);
-    for (size_t i = 0; i < n; i++) {
-        const char *name = rgs_ydoc_root_name(d, i);
-        if (strlen(name) != rgs_ydoc_root_name_len(d, i))
-            continue; /* a name with NUL bytes cannot be asked for by name */
-        if (!first)
-            rgs_buf_putc(out, ',');
-        first = false;
-        rgs_ydoc_json_string(out, name, strlen(name));
-        rgs_buf_putc(out, ':');
-        rgs_ydoc_json(d, name, kind_of(name), flags, out);
-    }
+    size_t n = rgs_ydoc_root_count(d), m = 0;
+    member *mv = rgs_xmalloc((n + nkinds + 1) * sizeof *mv);
+    for (size_t i = 0; i < n; i++, m++)
+        mv[m] = (member){rgs_ydoc_root_name(d, i), rgs_ydoc_root_name_len(d, i), (long)i, 0, false, m};
     for (size_t i = 0; i < nkinds; i++) {
         const char *name = kinds[i].name;
         if (rgs_ydoc_has_root(d, name))
@@ -79,16 +92,31 @@ static void render(const rgs_ydoc *d, unsigned flags, rgs_buf *out)
         bool dup = false;
         for (size_t j = 0; j < i; j++)
             dup |= !strcmp(kinds[j].name, name);
-        if (dup)
-            continue;
-        if (!first)
+        if (!dup) {
+            mv[m] = (member){name, strlen(name), -1, 0, false, m};
+            m++;
+        }
+    }
+    if (flags & RGS_YJSON_JS_ORDER) {
+        for (size_t i = 0; i < m; i++)
+            mv[i].is_ix = rgs_ydoc_array_index(mv[i].name, mv[i].len, &mv[i].ix);
+        qsort(mv, m, sizeof *mv, member_cmp);
+    }
+    rgs_buf_putc(out, '{');
+    for (size_t i = 0; i < m; i++) {
+        if (i)
             rgs_buf_putc(out, ',');
-        first = false;
-        rgs_ydoc_json_string(out, name, strlen(name));
-        enum rgs_ykind k = kind_of(name);
-        rgs_buf_puts(out, k == RGS_YKIND_TEXT ? ":\"\"" : k == RGS_YKIND_MAP ? ":{}" : ":[]");
+        rgs_ydoc_json_string(out, mv[i].name, mv[i].len);
+        rgs_buf_putc(out, ':');
+        /* kinds can only be stated for names without NUL bytes */
+        enum rgs_ykind k = strlen(mv[i].name) == mv[i].len ? kind_of(mv[i].name) : RGS_YKIND_GUESS;
+        if (mv[i].root >= 0)
+            rgs_ydoc_root_json(d, (size_t)mv[i].root, k, flags, out);
+        else
+            rgs_buf_puts(out, k == RGS_YKIND_TEXT ? "\"\"" : k == RGS_YKIND_MAP ? "{}" : "[]");
     }
     rgs_buf_puts(out, "}\n");
+    free(mv);
 }
 
 /* CPU time of this process in seconds (CLOCK_PROCESS_CPUTIME_ID). */
@@ -148,7 +176,7 @@ static int bench(int nfiles, char **files, long repeat, unsigned flags)
 int main(int argc, char **argv)
 {
     rgs_set_progname(argv[0]);
-    unsigned flags = 0;
+    unsigned flags = RGS_YJSON_JS_ORDER;
     long repeat = 0;
     bool structs = false;
     static const struct option lo[] = {{"help", no_argument, NULL, 'h'},

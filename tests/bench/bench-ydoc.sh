@@ -9,15 +9,15 @@
 # Time: in-process, per pass over the case's files (best of 3 runs; each run
 # one untimed warm-up pass, then R timed passes): rgs-ydoc --bench-repeat R
 # vs node tests/bench/ydoc/node-bench.js R (new Y.Doc, Y.applyUpdate,
-# toString()/toJSON(), JSON.stringify).  Both report wall and CPU time; the
-# ratio node / rgs-ydoc is taken on CPU time (user+system of the process,
-# all of node's threads), which the other users of a shared machine disturb
-# less than wall time; wall-time ratios are printed as well.  Target: ratio
-# >= 10 on (a) and (b).
+# toString()/toJSON(), JSON.stringify).  Both report the wall time measured
+# in-process around the passes and the CPU time (user+system, all of node's
+# threads, its garbage collector included).  Target: throughput ratio
+# node wall / rgs-ydoc wall >= 10 on (a) and (b); the CPU ratio is printed
+# beside it.
 # Memory: peak RSS (/usr/bin/time) of one plain rgs-ydoc run over the case's
-# files, minus the RSS of rgs-ydoc on the empty update "00 00" (the
-# program's own baseline), against the target 10 x largest update + 2 MB;
-# node's peak RSS for one pass, minus node's baseline, for reference.
+# files, the whole process (its baseline on the empty update "00 00" is
+# printed too), against the target 10 x largest update + 2 MB; node's peak
+# RSS for one pass, and over its own baseline, for reference.
 set -u
 top=${RGS_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 bin=${RGS_BIN:-$top/build/bin}
@@ -50,7 +50,7 @@ printf '\0\0' >"$dir/empty.bin"
 base_c=$(rss "$bin/rgs-ydoc" "$dir/empty.bin")
 base_n=$(rss node -e 0)
 fail=0
-printf '%-32s %8s %10s %10s %6s %6s %16s %9s %15s\n' case input "rgs cpu" "node cpu" ratio "wall" "rgs RSS (+base)" target "node RSS (+b)"
+printf '%-32s %8s %10s %10s %6s %6s %16s %9s %15s\n' case input "rgs wall" "node wall" ratio "cpu" "rgs peak RSS" target "node RSS (+b)"
 run() { # label repeat target_ratio files...
   local label=$1 rep=$2 want=$3; shift 3
   local bytes maxf c n tc tn wc wn ratio wratio mc mn target ok
@@ -60,20 +60,20 @@ run() { # label repeat target_ratio files...
   n=$(best node tests/bench/ydoc/node-bench.js "$rep" "$@") || { echo "$label: node failed"; fail=1; return; }
   tc=$(awk "BEGIN{print ${c% *} / $rep}"); tn=$(awk "BEGIN{print ${n% *} / $rep}")
   wc=$(awk "BEGIN{print ${c#* } / $rep}"); wn=$(awk "BEGIN{print ${n#* } / $rep}")
-  ratio=$(awk "BEGIN{printf \"%.1f\", $tn / $tc}")
-  wratio=$(awk "BEGIN{printf \"%.1f\", $wn / $wc}")
+  cratio=$(awk "BEGIN{printf \"%.1f\", $tn / $tc}")
+  ratio=$(awk "BEGIN{printf \"%.1f\", $wn / $wc}")
   mc=$(rss "$bin/rgs-ydoc" "$@"); mn=$(rss node tests/bench/ydoc/node-bench.js 1 "$@")
   target=$(( (10 * maxf) / 1024 + 2048 ))
   ok=ok
-  [ $(( mc - base_c )) -lt "$target" ] || { ok="OVER"; fail=1; }
+  [ "$mc" -lt "$target" ] || { ok="OVER"; fail=1; }
   if [ "$want" != - ] && ! awk "BEGIN{exit !($ratio >= $want)}"; then ok="$ok, ratio below $want"; fail=1; fi
-  printf '%-32s %7.2fM %8.4fs %8.4fs %5sx %5sx %7dK (+%dK) %8dK %7dK (+%dK)  %s\n' "$label" \
-    "$(awk "BEGIN{print $bytes / 1048576}")" "$tc" "$tn" "$ratio" "$wratio" "$mc" $((mc - base_c)) "$target" "$mn" $((mn - base_n)) "$ok"
+  printf '%-32s %7.2fM %8.4fs %8.4fs %5sx %5sx %15dK %8dK %7dK (+%dK)  %s\n' "$label" \
+    "$(awk "BEGIN{print $bytes / 1048576}")" "$wc" "$wn" "$ratio" "$cratio" "$mc" "$target" "$mn" $((mn - base_n)) "$ok"
 }
 run "(a) 1,000 notes, per pass" 3 10 "$dir"/small/*.bin
 run "(b) 1 MB text, 100k edits" 5 10 "$dir/big.bin"
 run "(c) folder, 10,000 filemeta_v0" 5 - "$dir/folder.bin"
-echo "baseline RSS: rgs-ydoc ${base_c}K, node ${base_n}K; memory target: 10 x largest input + 2 MB, over the baseline"
-echo "times: per pass, best of 3 runs; cpu = user+system seconds; wall ratio in the 'wall' column"
+echo "baseline RSS (empty update): rgs-ydoc ${base_c}K, node ${base_n}K; memory target: peak RSS < 10 x largest input + 2 MB"
+echo "times: per pass, in-process wall clock, best of 3 runs; ratio = node wall / rgs-ydoc wall (target >= 10 on (a), (b)); cpu = the same ratio on user+system time"
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 exit $fail

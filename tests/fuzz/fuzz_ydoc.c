@@ -47,7 +47,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (!rgs_ydoc_has_root(d, name) && strlen(name) == rgs_ydoc_root_name_len(d, i))
             abort();
         for (int k = RGS_YKIND_GUESS; k <= RGS_YKIND_ARRAY; k++) {
-            for (unsigned f = 0; f <= RGS_YJSON_TYPED_NUMBERS; f++) {
+            for (unsigned f = 0; f <= (RGS_YJSON_TYPED_NUMBERS | RGS_YJSON_JS_ORDER); f++) {
                 rgs_buf_reset(&b);
                 if (rgs_ydoc_json(d, name, (enum rgs_ykind)k, f, &b) == 0)
                     check_json(&b);
@@ -55,6 +55,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         rgs_buf_reset(&b);
         rgs_ydoc_text(d, name, &b);
+        rgs_buf_reset(&b);
+        if (rgs_ydoc_root_json(d, i, RGS_YKIND_GUESS, RGS_YJSON_JS_ORDER, &b) != 0)
+            abort();
+        check_json(&b);
     }
     rgs_buf_reset(&b);
     rgs_ydoc_dump(d, &b);

@@ -486,6 +486,25 @@ static char *check_case(json_t *c)
                 why = rgs_xasprintf("root %s: rgs_ydoc_text differs from the JSON view", name);
             rgs_buf_free(&t);
         }
+        /* RGS_YJSON_JS_ORDER: the members of every object in the order of
+         * the expected text, which JSON.stringify wrote (jansson keeps the
+         * order it reads) */
+        if (!why && want) {
+            rgs_buf o = RGS_BUF_INIT;
+            if (rgs_ydoc_json(d, name, k, RGS_YJSON_JS_ORDER, &o) < 0)
+                rgs_buf_puts(&o, k == RGS_YKIND_TEXT ? "\"\"" : k == RGS_YKIND_MAP ? "{}" : "[]");
+            map_lone(&o);
+            json_t *oj = json_loadb(o.data, o.len, JSON_DECODE_ANY | JSON_ALLOW_NUL | JSON_DECODE_INT_AS_REAL, &je);
+            char *gs = oj ? json_dumps(oj, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
+            char *ws = json_dumps(want, JSON_ENCODE_ANY | JSON_COMPACT);
+            if (!gs || !ws || strcmp(gs, ws))
+                why = rgs_xasprintf("root %s, JSON.stringify order:\n# got:  %.600s\n# want: %.600s", name,
+                                    gs ? gs : o.data, ws ? ws : "(none)");
+            free(gs);
+            free(ws);
+            json_decref(oj);
+            rgs_buf_free(&o);
+        }
         json_object_set_new(mine, name, got);
         rgs_buf_free(&b);
         if (why)

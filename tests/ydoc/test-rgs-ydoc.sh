@@ -73,6 +73,36 @@ else
   notok "node yjs fixture"
 fi
 
+# Integer-like keys: JSON.stringify lists array indices (0 .. 2^32-2, no
+# leading zero) first, ascending, then the other keys in creation order --
+# in Y.Maps, in plain objects inside them, and among the root names (a root
+# named "7", one named "a\u0000b" with a NUL byte).
+cat >ix.js <<'JS'
+const Y = require('yjs'); const fs = require('fs');
+const doc = new Y.Doc(); doc.clientID = 5;
+const keys = ['b', '10', '2', '01', '-1', '4294967295', '4294967294', '0', 'a', '1.5', ' 3', '3'];
+const m = doc.getMap('z');
+for (const k of keys) m.set(k, k.length);
+m.set('obj', Object.fromEntries(keys.map((k, i) => [k, i])));
+const inner = new Y.Map(); m.set('inner', inner);
+for (const k of keys.slice().reverse()) inner.set(k, [k]);
+doc.getText('7').insert(0, 'seven');
+doc.getArray('a\u0000b').insert(0, [1]);
+fs.writeFileSync('ix.bin', Y.encodeStateAsUpdate(doc));
+const fresh = new Y.Doc(); Y.applyUpdate(fresh, fs.readFileSync('ix.bin'));
+const out = {};
+out.z = fresh.getMap('z').toJSON();
+out['7'] = fresh.getText('7').toString();
+out['a\u0000b'] = fresh.getArray('a\u0000b').toJSON();
+fs.writeFileSync('ix.want', JSON.stringify(out) + '\n');
+JS
+if node ix.js; then
+  rgs-ydoc -m z -t 7 ix.bin >ix.got
+  t_diff "integer-like keys and root names in JSON.stringify's order (NUL in a root name too)" ix.got ix.want
+else
+  notok "node yjs integer-key fixture"
+fi
+
 # Text with characters that need escaping or are not ASCII at every offset
 # of the 8/16-unit fast paths, edited by two clients (split items).
 cat >txt.js <<'JS'
