@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """A Git smart-HTTP server for tests: git http-backend behind HTTP Basic
-authentication.  usage: http_git_server.py PORT PROJECT_ROOT USER TOKEN LOG
+authentication.  usage: http_git_server.py PORT PROJECT_ROOT USER TOKEN LOG [CERT KEY]
+With CERT and KEY (PEM files) it speaks HTTPS (TLS, Python's ssl module).
+It listens on 127.0.0.1, or on $BIND_ADDR when set (another loopback address).
 Every request's path and Authorization header (ok, bad or none, and the
 credentials it carried, decoded, as cred=USER:PASSWORD) are appended to
 LOG, so a test can check what the client sent, and to whom."""
-import base64, http.server, os, subprocess, sys
+import base64, http.server, os, ssl, subprocess, sys
 
 port, root, user, token, log = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5]
 want = "Basic " + base64.b64encode(f"{user}:{token}".encode()).decode()
@@ -54,4 +56,9 @@ class H(http.server.BaseHTTPRequestHandler):
         self.wfile.write(payload)
     do_GET = do_POST = handle_any
 
-http.server.ThreadingHTTPServer(("127.0.0.1", int(port)), H).serve_forever()
+srv = http.server.ThreadingHTTPServer((os.environ.get("BIND_ADDR", "127.0.0.1"), int(port)), H)
+if len(sys.argv) > 7:
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(sys.argv[6], sys.argv[7])
+    srv.socket = tls.wrap_socket(srv.socket, server_side=True)
+srv.serve_forever()
