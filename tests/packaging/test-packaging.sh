@@ -51,4 +51,26 @@ t_ok "systemd unit installed" test -s "$root/usr/local/share/rgs/relay-git-sync.
 # the installed glue finds the installed tools (not the build tree)
 out=$(env -i PATH=/usr/bin:/bin HOME="$RGS_TMP" RELAY_SERVER_URL=http://127.0.0.1:9 "$b/rgs-sync" --relay-id 00000000-0000-0000-0000-000000000000 --data-dir "$RGS_TMP/nodata" 2>&1; echo "exit=$?")
 t_ok "installed rgs-sync runs with the installed tools" bash -c "! grep -q 'cannot find the rgs tools' <<<\"\$1\"" _ "$out"
+
+# the demo with the installed tree's programs only: PATH is the installed
+# bin/ and the system's (node runs the Relay stand-in, a test fixture)
+node_dir=$(dirname "$(command -v node)")
+demo=$RGS_TMP/demo
+rc=0
+env -i HOME="$RGS_TMP" TMPDIR="$RGS_TMP" PATH="$b:$node_dir:/usr/bin:/bin" RGS_BINDIR="$b" \
+  DEMO_DIR="$demo" DEMO_COMMIT_INTERVAL=1 bash tests/demo/run >"$RGS_TMP/demo.out" 2>&1 || rc=$?
+t_is "the demo runs with the installed programs" "$rc" 0
+[ "$rc" = 0 ] || { tail -15 "$RGS_TMP/demo.out" | sed 's/^/# /'; tail -15 "$demo/server.log" 2>/dev/null | sed 's/^/# /'; }
+t_ok "the demo's remote is identical to what Relay holds" grep -q "identical: [0-9]* files" "$RGS_TMP/demo.out"
+n=$(sed -nE 's/.*identical: ([0-9]+) files.*/\1/p' "$RGS_TMP/demo.out")
+t_is "the remote's tree has that many files" "$(git --git-dir="$demo/remote.git" ls-tree -r --name-only main 2>/dev/null | wc -l)" "${n:-none}"
+# files no demo edit touches: on the remote byte for byte as in the vault
+same=0 total=0
+while IFS= read -r f; do
+  total=$((total + 1))
+  git --git-dir="$demo/remote.git" show "main:$f" 2>/dev/null | cmp -s - "share/vaults/obsidian-help-de/$f" && same=$((same + 1))
+done < <(cd share/vaults/obsidian-help-de && find . -type f \( -path './Attachments/*' -o -path './Erste Schritte/*' \) ! -name '*.canvas' | sed 's|^\./||')
+t_ok "untouched vault files are on the remote byte for byte ($same of $total)" test "$total" -gt 0 -a "$same" = "$total"
+t_ok "the installed rgs-server served the demo" grep -q "rgs-server: info: listening on" "$demo/server.log"
+t_fails "no program of the build tree ran" grep -q "$RGS_ROOT/build" "$demo/server.log"
 done_testing
