@@ -3,7 +3,9 @@
 # (Webhook.sign), sent with curl to rgs-accept + rgs-verify: valid, wrong
 # secret, stale and future timestamps, resends of a message id (Standard
 # Webhooks: 2xx, not stored twice; also concurrent ones), a resend after a
-# 503, several signatures, webhook-* headers.
+# 503, several signatures, webhook-* headers; replays in other shapes
+# (signature order, header order, names and case, new timestamp, new body)
+# answered 200 and never spooled twice.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/lib-intake.sh"
 
@@ -89,6 +91,36 @@ t_is "the resend: 200" "$(post svix msg_full "$now" "$sig")" '{"status":"receive
 t_is "and it is stored" "$(spool_records "$dd" | grep -c '"evt_full"')" 1
 t_ok "replay cache: one table per minute under spool/seen/" test "$(find "$dd/spool/seen" -type f -name '*.tab' | wc -l)" -ge 1
 t_is "markers are not spool entries (depth 7)" "$(curl -s "http://127.0.0.1:$PORT/health" | jq .spool.depth)" 7
+
+# a replay is refused from the spool whatever shape it comes in: other
+# signature order, other header order, other header names (webhook-* for
+# svix-* and back), other case, re-signed later, even with another body
+hdr() { curl -s --max-time 20 -w ' %{http_code}\n' "$@" --data-binary @"$bf" "$url"; }
+before=$(spooled "$dd")
+notes=$(grep -c "already received and stored, not spooled again" "$RGS_TMP/server.log")
+body "$DOC_ID" evt_shape >"$bf"
+s1=$(sign "$secret" msg_shape "$now") s0=$(sign "$other" msg_shape "$now")
+t_is "replay shapes: the first copy (svix-*): 200" "$(post svix msg_shape "$now" "$s1")" '{"status":"received"} 200'
+t_is "replay with the signatures in another order: 200" "$(post svix msg_shape "$now" "$s0 $s1")" '{"status":"received"} 200'
+t_is "replay with the header fields in another order: 200" \
+  "$(hdr -H "svix-signature: $s1" -H "svix-timestamp: $now" -H "svix-id: msg_shape")" '{"status":"received"} 200'
+t_is "replay with webhook-* headers: 200" "$(post webhook msg_shape "$now" "$s1 $s0")" '{"status":"received"} 200'
+t_is "replay with capitalised names: 200" \
+  "$(hdr -H "Webhook-Signature: $s1" -H "WEBHOOK-ID: msg_shape" -H "Webhook-Timestamp: $now")" '{"status":"received"} 200'
+later=$((now + 7)); s2=$(sign "$secret" msg_shape "$later")
+t_is "replay re-signed 7 s later, webhook-*: 200" "$(post webhook msg_shape "$later" "$s0 $s2")" '{"status":"received"} 200'
+body "$DOC_ID" evt_shapeX >"$bf"
+t_is "replay of the id with another body, signed anew: 200" \
+  "$(post svix msg_shape "$now" "$(sign "$secret" msg_shape "$now")")" '{"status":"received"} 200'
+t_is "the message was stored once" "$(spool_records "$dd" | grep -c '"evt_shape"')" 1
+t_is "the changed body was not stored" "$(spool_records "$dd" | grep -c '"evt_shapeX"')" 0
+body "$DOC_ID" evt_wh >"$bf"
+s1=$(sign "$secret" msg_wh "$now")
+t_is "first copy with webhook-* headers: 200" "$(post webhook msg_wh "$now" "$s1")" '{"status":"received"} 200'
+t_is "its replay with svix-* headers: 200" "$(post svix msg_wh "$now" "$s0 $s1")" '{"status":"received"} 200'
+t_is "replays spooled nothing: two new records in all" "$(spooled "$dd")" "$((before + 2))"
+logged() { local i; for i in $(seq 1 100); do [ "$(grep -c "$1" "$RGS_TMP/server.log")" -ge "$2" ] && return 0; sleep 0.05; done; return 1; }
+t_ok "each of the 7 replays logged as not spooled again" logged "already received and stored, not spooled again" "$((notes + 7))"
 kill "$ACCEPT_PID"; wait "$ACCEPT_PID" 2>/dev/null
 t_fails "the secret never appears in the logs" grep -qF -e "${secret#whsec_}" "$RGS_TMP/server.log"
 done_testing
