@@ -5,10 +5,15 @@
 # against `git add -A && git commit` of the same change on the same
 # repository, for 1,000, 10,000 and 50,000 files in directories of 100,
 # and 50,000 files in a deep tree (7 levels, 4 directories a level, ~12
-# files a directory); then push times to a local bare repository and over
+# files a directory); then push times (commit+push, and push alone) to a local bare repository and over
 # SSH on loopback.  Medians of ROUNDS runs, measured in this run on this
 # machine.  Repositories are made here, in a temp dir.
 #   BENCH_SIZES="1000 10000 50000 50000deep" BENCH_ROUNDS=5 bash tests/bench/bench-git.sh
+# Checked target (issue: "at most half the git CLI's time at 10,000
+# files"): when 10000 is among the sizes, rgs-commit's median must be at
+# most TARGET_RATIO (0.5) times the git CLI's median (git-cli column, no
+# fsync); a line "PASS target: ..." or "FAIL target: ..." says which, and
+# the script exits 1 on FAIL (so `make bench` fails).
 # BENCH_BASE_BIN=DIR adds a column for the rgs-commit in DIR (an older
 # build), measured in the same rounds on its own copy of the repository.
 set -u
@@ -22,6 +27,8 @@ trap '[ -n "$sshd_pid" ] && kill $sshd_pid 2>/dev/null; rm -rf "$tmp"' EXIT
 cd "$tmp"
 SIZES=${BENCH_SIZES:-1000 10000 50000 50000deep}
 ROUNDS=${BENCH_ROUNDS:-5}
+TARGET_SIZE=10000 TARGET_RATIO=${BENCH_TARGET_RATIO:-0.5}
+failed=0
 R=0f8c1a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5b F=11111111-2222-3333-4444-555555555555
 export GIT_AUTHOR_NAME=Bench GIT_AUTHOR_EMAIL=bench@example.org GIT_COMMITTER_NAME=Bench GIT_COMMITTER_EMAIL=bench@example.org
 unset SSH_PRIVATE_KEY SSH_KNOWN_HOSTS RGS_GIT_CONFIG_FILE
@@ -116,11 +123,20 @@ for size in $SIZES; do
   [ -n "$BASE_BIN" ] && printf ' %18s' "$(med "${base[$size]}") ($(least "${base[$size]}"))"
   echo
   rm -rf "$tmp/cli$size" "$tmp/base$size"
+  if [ "$size" = "$TARGET_SIZE" ]; then
+    verdict=$(awk -v a="$a" -v b="$b" -v r="$TARGET_RATIO" 'BEGIN {print (a <= r * b) ? "PASS" : "FAIL"}')
+    target_line="$verdict target: at $TARGET_SIZE files rgs-commit $a ms <= $TARGET_RATIO x git-cli $b ms ($(awk -v a="$a" -v b="$b" 'BEGIN {printf "%.2f", a / b}'))"
+    [ "$verdict" = PASS ] || failed=1
+  fi
 done
+if [ -n "${target_line:-}" ]; then echo "$target_line"
+else echo "target: not checked ($TARGET_SIZE not among the sizes: $SIZES)"; fi
 
 # ---- push times (one new commit per push), 1,000-file repository
 echo
-echo "push of one new commit (median of $ROUNDS, ms): rgs-commit tick (commit + push) vs 'git push' alone"
+echo "push of one new commit (median of $ROUNDS, ms): rgs-commit tick that commits and pushes;"
+echo "rgs-commit push only (a tick with nothing pending whose branch is one commit ahead: process"
+echo "start, config, git push); 'git push' alone of the same kind of commit.  ratio = push only / git push"
 n=1000
 git clone -q --bare "$tmp/data$n/repos/$R/$F" "$tmp/bare.git" 2>/dev/null || { make_repo "$tmp/seed" $n flat; git clone -q --bare "$tmp/seed" "$tmp/bare.git"; }
 bench_push() { # LABEL URL [env...]
@@ -128,7 +144,7 @@ bench_push() { # LABEL URL [env...]
   local D=$tmp/push-$label; rm -rf "$D"; mkdir -p "$D"
   printf '[[git_connector]]\nshared_folder_id = "%s"\nrelay_id = "%s"\nurl = "%s"\n' "$F" "$R" "$url" >"$D/git_connectors.toml"
   env "$@" rgs-commit -q -d "$D" --prepare || { echo "$label: prepare failed"; return; }
-  local W=$D/repos/$R/$F ours=() cli=()
+  local W=$D/repos/$R/$F ours=() pushonly=() cli=()
   git clone -q "$url" "$tmp/cli-$label" 2>/dev/null || env "$@" bash -c 'true'
   for i in $(seq 1 "$ROUNDS"); do
     echo "push $i" >>"$W/notes/d001/n00100.md"
@@ -136,13 +152,20 @@ bench_push() { # LABEL URL [env...]
     t0=$(now); printf '{"v":1,"type":"tick","time":100,"final":true}\n' | env "$@" rgs-commit -q -d "$D" >"$tmp/o"; t1=$(now)
     grep -q '"result":"ok"' "$tmp/o" || echo "$label: push $i did not succeed: $(cat "$tmp/o")"
     ours+=("$(ms "$t0" "$t1")")
+    echo "ahead $i" >>"$W/notes/d001/n00102.md"
+    git -C "$W" commit -qam "ahead $i"
+    t0=$(now); printf '{"v":1,"type":"tick","time":100,"final":true}\n' | env "$@" rgs-commit -q -d "$D" >"$tmp/o"; t1=$(now)
+    grep -q '"result":"ok"' "$tmp/o" || echo "$label: push-only $i did not succeed: $(cat "$tmp/o")"
+    pushonly+=("$(ms "$t0" "$t1")")
     echo "cli $i" >>"$W/notes/d001/n00101.md"
     git -C "$W" commit -qam "cli $i"
     t0=$(now); env "$@" GIT_SSH_COMMAND="${SSHCMD:-ssh}" git -C "$W" push -q origin main 2>/dev/null; t1=$(now)
     cli+=("$(ms "$t0" "$t1")")
   done
-  printf '%-22s rgs-commit commit+push %8s   git push %8s\n' "$label" \
-    "$(printf '%s\n' "${ours[@]}" | median)" "$(printf '%s\n' "${cli[@]}" | median)"
+  local a b c
+  a=$(printf '%s\n' "${ours[@]}" | median) b=$(printf '%s\n' "${pushonly[@]}" | median) c=$(printf '%s\n' "${cli[@]}" | median)
+  printf '%-14s rgs-commit commit+push %8s   rgs-commit push only %8s   git push %8s   ratio %s\n' "$label" \
+    "$a" "$b" "$c" "$(awk -v b="$b" -v c="$c" 'BEGIN {printf "%.2f", b / c}')"
 }
 bench_push local-bare "$tmp/bare.git"
 
@@ -150,7 +173,7 @@ if [ -x /usr/sbin/sshd ]; then
   ssh-keygen -q -t ed25519 -N '' -f hostkey; ssh-keygen -q -t ed25519 -N '' -f deploy
   cp deploy.pub authorized_keys
   port=$(node -e 's=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
-  . "$(dirname "$0")/../sshd.sh"
+  . "$top/tests/sshd.sh"
   sshd_start "$tmp" "$port" "$tmp/hostkey" "$tmp/authorized_keys"
   sshd_pid=$SSHD_PID
   KH="[127.0.0.1]:$port $(cut -d' ' -f1-2 hostkey.pub)"
@@ -159,4 +182,8 @@ if [ -x /usr/sbin/sshd ]; then
     bench_push ssh-loopback "ssh://$(id -un)@127.0.0.1:$port$tmp/bare.git" SSH_PRIVATE_KEY="$(cat deploy)" SSH_KNOWN_HOSTS="$KH"
 else
   echo "ssh-loopback: skipped (no /usr/sbin/sshd)"
+fi
+if [ "$failed" = 1 ]; then
+  echo "bench-git: the target was missed (see the FAIL line above)" >&2
+  exit 1
 fi
