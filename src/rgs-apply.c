@@ -595,10 +595,39 @@ static void do_delete(json_t *op, const char *path, const char *vpath)
     json_array_append_new(G.out, applied_new(op, done ? NULL : c.blob, NULL));
 }
 
+/* mkdir and rmdir: pre.sha256 must be null (the plan saw no file at path:
+ * a directory or nothing).  Returns 1 when the path is a directory, 0
+ * when it is absent, -1 when the op failed (recorded): a regular file
+ * there is stale (temporary), a symlink or special file in the way, or in
+ * the path, fails permanently. */
+static int dir_pre(json_t *op, const char *path)
+{
+    json_t *pre = json_object_get(json_object_get(op, "pre"), "sha256");
+    if (!json_is_null(pre)) {
+        add_failed(op, false, "%s op without pre.sha256 null", rgs_rec_str(op, "op"));
+        return -1;
+    }
+    struct stat st;
+    if (rgs_path_lstat(G.root, path, &st) == 0 && S_ISDIR(st.st_mode))
+        return 1;
+    cur_t c;
+    current(path, &c);
+    if (c.kind == F_ABSENT)
+        return 0;
+    if (c.kind == F_FILE) {
+        add_failed(op, true, "stale: a file is at the path since the %s was planned",
+                   rgs_rec_str(op, "op"));
+        return -1;
+    }
+    add_failed(op, c.kind == F_ERROR, "%s", c.why);
+    return -1;
+}
+
 static void do_mkdir(json_t *op, const char *path)
 {
-    if (dry_run)
-        return;
+    int d = dir_pre(op, path);
+    if (d != 0 || dry_run)
+        return; /* failed, or already a directory: nothing to report */
     unsigned created = 0;
     int fd = rgs_path_open_dir(G.root, path, true, &created);
     if (fd < 0) {
@@ -614,21 +643,42 @@ static void do_mkdir(json_t *op, const char *path)
 
 static void do_rmdir(json_t *op, const char *path)
 {
-    if (dry_run)
-        return;
+    int d = dir_pre(op, path);
+    if (d != 1 || dry_run)
+        return; /* failed, or nothing there: nothing to report */
     if (rgs_path_rmdir(G.root, path) < 0) {
-        if (errno != ENOTEMPTY && errno != ENOENT && errno != ENOTDIR)
+        /* not empty: files the sync did not write (a README from the
+         * remote) keep their directory */
+        if (errno != ENOTEMPTY && errno != ENOENT)
             rgs_debug("rmdir '%s': %s", path, strerror(errno));
         return;
     }
     json_array_append_new(G.out, applied_new(op, NULL, NULL));
 }
 
+/* pre.list_sha256 of a filemeta op: the SHA-256 of the stored file list
+ * (shared_folders.json[folder] serialized by jansson compact with sorted
+ * keys, as rgs-plan's list_pre computes it), or null when none is stored. */
+static bool list_matches(const json_t *stored, const json_t *want)
+{
+    if (!stored)
+        return json_is_null(want);
+    const char *w = json_string_value(want);
+    if (!w)
+        return false;
+    char *txt = json_dumps(stored, JSON_COMPACT | JSON_SORT_KEYS);
+    char h[65];
+    rgs_sha256_hex(txt ? txt : "", txt ? strlen(txt) : 0, h);
+    free(txt);
+    return !strcmp(h, w);
+}
+
 static void do_filemeta(json_t *op)
 {
     json_t *entries = json_object_get(op, "entries");
-    if (!json_is_object(entries)) {
-        add_failed(op, false, "filemeta op without entries");
+    json_t *pre = json_object_get(json_object_get(op, "pre"), "list_sha256");
+    if (!json_is_object(entries) || !pre) {
+        add_failed(op, false, "filemeta op without entries or pre.list_sha256");
         return;
     }
     const char *k;
@@ -640,6 +690,13 @@ static void do_filemeta(json_t *op)
     }
     if (dry_run || !state_full(op))
         return;
+    json_t *stored = rgs_state_folder_meta(G.st, G.folder, false);
+    if (stored && json_equal(stored, entries))
+        return; /* already stored (a batch applied again) */
+    if (!list_matches(stored, pre)) {
+        add_failed(op, true, "stale: the folder's stored file list changed since it was planned");
+        return;
+    }
     json_object_set(rgs_state_shared_folders(G.st), G.folder, entries);
     rgs_state_changed(G.st);
     G.dirty = true;

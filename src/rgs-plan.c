@@ -328,6 +328,21 @@ static json_t *pre_obj(const char *sha)
     return json_pack("{so}", "sha256", sha ? json_string(sha) : json_null());
 }
 
+/* pre.list_sha256 of a filemeta op: the SHA-256 of the stored file list
+ * the plan compared against (shared_folders.json[folder], serialized by
+ * jansson compact with sorted keys), or null when none was stored.
+ * rgs-apply computes the same over its state (rgs-records(5) "pre"). */
+static json_t *list_pre(const json_t *stored)
+{
+    if (!stored)
+        return json_pack("{sn}", "list_sha256");
+    char *txt = json_dumps(stored, JSON_COMPACT | JSON_SORT_KEYS);
+    char h[65];
+    rgs_sha256_hex(txt ? txt : "", txt ? strlen(txt) : 0, h);
+    free(txt);
+    return json_pack("{ss}", "list_sha256", h);
+}
+
 static bool is_hex64(const char *s)
 {
     if (!s || strlen(s) != 64)
@@ -690,6 +705,7 @@ static void plan_folder(plan *p)
         }
         json_t *o = op_new(p, "mkdir", ref, e->path, e->vpath, e->id, K_FOLDER);
         json_object_set(o, "meta", e->meta);
+        json_object_set_new(o, "pre", pre_obj(NULL)); /* no file there (t is 'n') */
         json_object_set_new(o, "users", users_for(ref));
         json_array_append_new(p->ops, o);
         sim_set(p, e->path, "d", NULL);
@@ -1031,6 +1047,7 @@ static void plan_folder(plan *p)
             const char *vp = path + (*p->prefix ? strlen(p->prefix) : 0);
             char *vpath = *p->prefix ? rgs_xstrdup(vp) : rgs_xasprintf("/%s", vp);
             json_t *o = op_new(p, "rmdir", ref, path, vpath, NULL, K_FOLDER);
+            json_object_set_new(o, "pre", pre_obj(NULL)); /* a directory (or nothing), no file */
             json_object_set_new(o, "users", users_for(ref));
             json_array_append_new(p->ops, o);
             free(vpath);
@@ -1056,6 +1073,7 @@ static void plan_folder(plan *p)
         json_t *o = base_record(p, "op", ref);
         json_object_set_new(o, "op", json_string("filemeta"));
         json_object_set_new(o, "entries", store);
+        json_object_set_new(o, "pre", list_pre(stored));
         json_array_append_new(p->ops, o);
     } else {
         json_decref(store);

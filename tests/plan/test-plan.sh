@@ -3,9 +3,18 @@
 # (placeholders @R@ @F@ @Dn@ @SHA:text@ expanded by sha256sum), exit status
 # NAME.status (default 0); NAME.setup (bash) prepares state and work tree;
 # NAME.conf: "PREFIX OWNS" of the connector; NAME.err: text expected on stderr.
+# "@LIST@" ("@LIST2@") in NAME.out: the SHA-256 of the stored file list of folder F (F2) as
+# jq -cS prints it (null when none is stored), the filemeta op's
+# pre.list_sha256.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/wt-lib.sh"
 cases=$RGS_ROOT/tests/plan/cases
+list_sha() { # FOLDER: "<hex>" or null
+  local sf=$DD/state/$R/shared_folders.json
+  if [ -f "$sf" ] && jq -e --arg f "$1" 'has($f)' "$sf" >/dev/null; then
+    echo "\"$(jq -cS --arg f "$1" '.[$f]' "$sf" | tr -d '\n' | sha256sum | cut -c1-64)\""
+  else echo null; fi
+}
 for in in "$cases"/*.in; do
   name=$(basename "$in" .in)
   DD=$RGS_TMP/$name
@@ -14,7 +23,8 @@ for in in "$cases"/*.in; do
     . "$cases/$name.setup" >"$RGS_TMP/$name.setup.log" 2>&1 || { notok "$name: setup"; continue; }
   fi
   expand "$in" >"$RGS_TMP/$name.in"
-  expand "$cases/$name.out" >"$RGS_TMP/$name.want"
+  expand "$cases/$name.out" | sed "s/\"@LIST@\"/$(list_sha "$F")/g; s/\"@LIST2@\"/$(list_sha "$F2")/g" \
+    >"$RGS_TMP/$name.want"
   st=0
   rgs-plan -d "$DD" <"$RGS_TMP/$name.in" >"$RGS_TMP/$name.got" 2>"$RGS_TMP/$name.err" || st=$?
   t_diff "$name: output" "$RGS_TMP/$name.got" "$RGS_TMP/$name.want"
