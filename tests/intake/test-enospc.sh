@@ -4,7 +4,8 @@
 # filled up; a webhook then gets 503 with the JSON error body, leaves no
 # partial record in the spool (the batch log keeps its size and bytes,
 # nothing in new/ or tmp/), and once space is freed the next webhook is
-# accepted and stored.  Needs root and unshare(1); skipped otherwise.
+# accepted and stored; the same for a spool full before its first
+# webhook.  Needs root and unshare(1); skipped otherwise.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/lib-intake.sh"
 
@@ -16,19 +17,24 @@ if ! command -v unshare >/dev/null || ! unshare -m sh -c 'mount -t tmpfs -o size
 fi
 
 export WEBHOOK_SECRET=s3cret-$RANDOM
+# start_ns DATA_DIR: rgs-accept + rgs-verify in a mount namespace where
+# DATA_DIR/spool is a new 64 KiB tmpfs; the listener and every rgs-verify
+# it starts see the tmpfs, the test reaches it through /proc/PID/root.
+# Sets ACCEPT_PID PORT droot (the data directory as they see it) sp url.
+start_ns() {
+  local d=$1 pf=$RGS_TMP/port.$RANDOM i=0
+  mkdir -p "$d/spool"
+  RELAY_GIT_DATA_DIR=$d unshare -m sh -c 'mount -t tmpfs -o size=64k,mode=0755 tmpfs "$1/spool" && shift && exec "$@"' \
+    sh "$d" rgs-accept -c 8 127.0.0.1 0 rgs-verify >"$pf" 2>>"$RGS_TMP/server.log" &
+  ACCEPT_PID=$!
+  while [ ! -s "$pf" ] && [ $i -lt 200 ]; do i=$((i+1)); sleep 0.05; done
+  PORT=$(head -1 "$pf")
+  droot=/proc/$ACCEPT_PID/root$d; sp=$droot/spool
+  url=http://127.0.0.1:$PORT/webhooks
+  [ -n "$PORT" ]
+}
 dd=$RGS_TMP/d
-mkdir -p "$dd/spool"
-pf=$RGS_TMP/port
-# the listener and every rgs-verify it starts live in the namespace that
-# sees the tmpfs; the test reaches it through /proc/PID/root
-RELAY_GIT_DATA_DIR=$dd unshare -m sh -c 'mount -t tmpfs -o size=64k,mode=0755 tmpfs "$1/spool" && shift && exec "$@"' \
-  sh "$dd" rgs-accept -c 8 127.0.0.1 0 rgs-verify >"$pf" 2>>"$RGS_TMP/server.log" &
-ACCEPT_PID=$!
-i=0; while [ ! -s "$pf" ] && [ $i -lt 200 ]; do i=$((i+1)); sleep 0.05; done
-PORT=$(head -1 "$pf")
-[ -n "$PORT" ] || { notok "rgs-accept starts in its own mount namespace"; sed 's/^/# /' "$RGS_TMP/server.log"; done_testing; }
-droot=/proc/$ACCEPT_PID/root$dd; sp=$droot/spool
-url=http://127.0.0.1:$PORT/webhooks
+start_ns "$dd" || { notok "rgs-accept starts in its own mount namespace"; sed 's/^/# /' "$RGS_TMP/server.log"; done_testing; }
 t_is "the spool is the 64 KiB tmpfs" "$(stat -f -c '%T %b' "$sp")" "tmpfs 16"
 t_fails "... seen only inside the namespace" test "$(stat -f -c %T "$dd/spool")" = tmpfs
 
@@ -60,5 +66,18 @@ rm "$sp/filler"
 t_is "space freed: the same webhook is accepted" "$(post "$RGS_TMP/b2")" '{"status":"received"} 200'
 t_is "both records in the spool, each once, in order" "$(spool_records "$droot" | jq -r .event_id | paste -sd' ')" "evt_first evt_big"
 t_is "the padding arrived whole" "$(spool_records "$droot" | jq -r 'select(.event_id=="evt_big") | .metadata.pad | length')" 12000
+kill "$ACCEPT_PID"; wait "$ACCEPT_PID" 2>/dev/null
+
+# a spool that is full before its first webhook: the batch log cannot get
+# its first byte
+start_ns "$RGS_TMP/d2" || notok "second rgs-accept starts in its own mount namespace"
+dd if=/dev/zero of="$sp/filler" bs=4k 2>/dev/null
+t_is "fresh spool, disk full: 503 with the JSON error body" "$(post "$RGS_TMP/b1")" \
+  '{"error":"Service unavailable: the event could not be stored"} 503'
+t_is "nothing stored" "$(spooled "$droot")" 0
+t_is "no file with content in new/, tmp/ or log/" "$(find "$sp/new" "$sp/tmp" "$sp/log" -type f -size +0 2>/dev/null | wc -l)" 0
+rm "$sp/filler"
+t_is "space freed: accepted" "$(post "$RGS_TMP/b1")" '{"status":"received"} 200'
+t_is "and stored once" "$(spool_records "$droot" | jq -r .event_id)" evt_first
 kill "$ACCEPT_PID"; wait "$ACCEPT_PID" 2>/dev/null
 done_testing
