@@ -55,6 +55,7 @@ TOOLS   :=
 FUZZERS :=
 FUZZ_SEEDS :=
 UNITS   :=
+.DEFAULT_GOAL := all
 include $(sort $(wildcard mk/*.mk))
 
 GLUE    := $(filter-out %~ %.sh,$(wildcard bin/rgs-*))
