@@ -36,5 +36,16 @@ t_is "stalled HTTP remote: push error record" "$(jq -r --arg f $FOLDER 'select(.
 t_is "stalled SSH remote: push error record" "$(jq -r --arg f $FOLDER2 'select(.type=="push" and .folder==$f) | .result' out)" error
 t_ok "the blackhole was really contacted (twice or more)" test "$(wc -l <"$RGS_TMP/bh.log")" -ge 2
 t_is "status shows the stalled remotes as errors" "$(jq -r --arg a "$RELAY/$FOLDER" --arg b "$RELAY/$FOLDER2" '[.[$a].origin.result, .[$b].origin.result] | join(" ")' "$D/status/push.json")" "error error"
+
+# --- the defaults reach git: 20 s stall limit for SSH and HTTP(S) (spied environment of git)
+connector $F3 "$RGS_TMP/c.git" >"$D/git_connectors.toml"   # the stalled ones would cost 20 s each now
+spy_on "$RGS_TMP/spy" git
+echo "again" >"$(repo_of "$D" $F3)/n.md"
+{ applied n.md write 10 '[]' $F3; tick 199 true; } | rgs-commit -d "$D" >out2 2>/dev/null
+envf=$(grep -l '^push$' "$RGS_TMP"/spy/git.*.argv | head -1); envf=${envf%.argv}.env
+t_ok "default: git push ran (spied)" test -s "$envf"
+t_ok "default: GIT_HTTP_LOW_SPEED_TIME=20 and LIMIT=1000" bash -c "grep -qx GIT_HTTP_LOW_SPEED_TIME=20 '$envf' && grep -qx GIT_HTTP_LOW_SPEED_LIMIT=1000 '$envf'"
+t_ok "default: ssh ConnectTimeout=20, ServerAliveInterval=10, ServerAliveCountMax=2" \
+  bash -c "grep '^GIT_SSH_COMMAND=' '$envf' | grep -q -- '-o ConnectTimeout=20 -o ServerAliveInterval=10 -o ServerAliveCountMax=2'"
 kill $bh; wait $bh 2>/dev/null
 done_testing
