@@ -117,6 +117,35 @@ json_t *rgs_folder_merge(const json_t *filemeta, const json_t *docs, const char 
     return out;
 }
 
+/* JSON object keys cannot hold NUL (jansson refuses them, and so would
+ * every NDJSON reader after us), but a filemeta key can.  Rewrite each
+ * \u0000 escape inside an object key of the JSON text p[0..n) as \u0001:
+ * the key stays a control-character path that rgs-plan refuses (and names)
+ * instead of the whole folder failing.  Values are left alone. */
+static void nul_keys_to_soh(char *p, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        if (p[i] != '"') {
+            i++;
+            continue;
+        }
+        size_t start = ++i;
+        while (i < n && p[i] != '"')
+            i += p[i] == '\\' ? 2 : 1;
+        size_t end = i < n ? i : n;
+        i++;
+        size_t j = i;
+        while (j < n && (p[j] == ' ' || p[j] == '\n' || p[j] == '\t' || p[j] == '\r'))
+            j++;
+        if (j >= n || p[j] != ':')
+            continue;
+        for (size_t k = start; k < end; k += p[k] == '\\' ? 2 : 1)
+            if (p[k] == '\\' && k + 5 < end && !memcmp(p + k + 1, "u0000", 5))
+                p[k + 5] = '1';
+    }
+}
+
 static json_t *root_json(const rgs_ydoc *d, const char *root, char why[200], bool *bad)
 {
     if (!rgs_ydoc_has_root(d, root))
@@ -125,6 +154,7 @@ static json_t *root_json(const rgs_ydoc *d, const char *root, char why[200], boo
     json_t *j = NULL;
     if (rgs_ydoc_json(d, root, RGS_YKIND_MAP, 0, &b) == 0) {
         json_error_t je;
+        nul_keys_to_soh(b.data, b.len);
         j = json_loadb(b.data, b.len, JSON_ALLOW_NUL, &je);
         if (!j) /* an integer beyond 64 bits (JavaScript prints up to 1e21 as digits): take numbers as reals */
             j = json_loadb(b.data, b.len, JSON_ALLOW_NUL | JSON_DECODE_INT_AS_REAL, &je);

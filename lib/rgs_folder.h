@@ -36,7 +36,10 @@ json_t *rgs_folder_merge(const json_t *filemeta, const json_t *docs, const char 
 
 /* rgs_folder_from_ydoc: the live entries of folder document `d`: its
  * roots filemeta_v0 and docs (read as maps, numbers as JavaScript prints
- * them) merged by rgs_folder_merge.  *never is true (and *entries an empty
+ * them) merged by rgs_folder_merge.  A NUL in a key (JSON records cannot
+ * carry one in an object key) becomes U+0001, so the entry stays a
+ * control-character path that rgs-plan refuses rather than failing the
+ * whole folder.  *never is true (and *entries an empty
  * object) when the update was 00 00 or neither root exists.  Returns 0 and
  * *entries (caller decrefs), or -1 with why[200] when a root did not give
  * JSON. */
