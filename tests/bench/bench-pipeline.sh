@@ -6,6 +6,10 @@
 #      not grow with the folder), and one renamed note (a folder event)
 #   3. a burst of 10,000 webhooks for 100 notes through rgs-accept +
 #      rgs-verify + the spool + rgs-queue (at most 100 document fetches)
+# Checked targets: a line "PASS target: ..." or "FAIL target: ..." for each
+# (the sample vault synced byte for byte; the burst: every webhook delivered
+# and at most 100 document fetches, one per edited note); the script exits 1
+# when one failed (so `make bench` fails).
 # Reference: what the original service does for the same input, by its
 # algorithm (relay.md §5.7): every webhook handled alone, a folder event
 # refetching every note and canvas, one request per document.
@@ -16,6 +20,11 @@
 set -u
 REPEAT=${BENCH_REPEAT:-3}
 PARTS=${BENCH_PARTS:-1 2 3}
+failed=0
+# target OK DESCRIPTION: print the PASS/FAIL line; remember a failure
+target() {
+  if [ "$1" = 1 ]; then echo "   PASS target: $2"; else echo "   FAIL target: $2"; failed=1; fi
+}
 want() { case " $PARTS " in *" $1 "*) return 0 ;; esac; return 1; }
 top=$(cd "$(dirname "$0")/../.." && pwd)
 export RGS_ROOT=$top
@@ -124,7 +133,8 @@ ndoc=$(cd "$VAULT" && find . -name '*.md' -o -name '*.canvas' | wc -l)
 nblob=$(cd "$VAULT" && find . -type f ! -name '*.md' ! -name '*.canvas' | wc -l)
 report "sample vault: $(cd "$VAULT" && find . -type f | wc -l) files ($ndoc notes/canvases, $nblob attachments); stand-in load ${SI_LOAD} ms"
 echo "   original: 1 + $ndoc document requests + 2 x $nblob attachment requests = $((1 + ndoc + 2 * nblob)), one at a time"
-diff -r -x .git -x '*.canvas' "$VAULT" "$D/repos/$REL/$F1" >/dev/null && echo "   tree check: every non-canvas file equals the vault" || echo "   tree check: FAILED"
+ok=0; diff -r -x .git -x '*.canvas' "$VAULT" "$D/repos/$REL/$F1" >/dev/null && ok=1
+target $ok "every non-canvas file of the synced tree equals the vault"
 fi
 
 for N in 1000 10000; do
@@ -175,7 +185,10 @@ done
 fi
 
 # ------------------------------------------------------------ 3. webhook burst
-want 3 || exit 0
+if ! want 3; then
+  [ $failed = 0 ] || { echo "bench-pipeline: a target was missed (see the FAIL lines above)" >&2; exit 1; }
+  exit 0
+fi
 echo
 echo "== 3. a burst of 10,000 webhooks for 100 notes (folder of 1000 notes)"
 N=1000
@@ -189,6 +202,7 @@ pids+=($!)
 sleep 0.3
 ctl config "{\"webhook_url\":\"http://127.0.0.1:$vport/webhooks\",\"webhook_token\":\"bench-hook-secret\"}" >/dev/null
 paths=$(for i in $(seq 100 199); do printf '"/Synthetic/Teil %03d/Notiz %05d.md",' $((i / 100)) "$i"; done)
+ctl stats/reset >/dev/null   # the burst's webhooks alone
 t0=$(date +%s.%N)
 ctl edit "{\"ops\":[{\"op\":\"burst\",\"paths\":[${paths%,}],\"count\":10000,\"users\":[\"alice\",\"bob\",\"carol\"]}],\"flush\":true}" >/dev/null
 t1=$(date +%s.%N)
@@ -206,3 +220,13 @@ ctl stats/reset >/dev/null
 stages "$T/in"
 report "the batch after the burst"
 echo "   original: one document request per webhook: $(jq .webhooks_sent <<<"$s") requests, one at a time"
+sent=$(jq .webhooks_sent <<<"$s") hfail=$(jq .webhooks_failed <<<"$s")
+fetches=$(jq .as_update <<<"$(stats)")
+target $([ "$sent" -ge 10000 ] && echo 1 || echo 0) \
+  "the burst happened: at least 10,000 webhooks sent ($sent sent, $hfail failed)"
+target $([ "$fetches" -ge 1 ] && [ "$fetches" -le 100 ] && echo 1 || echo 0) \
+  "at most 100 document fetches for the burst over 100 notes ($fetches as-update requests)"
+if [ $failed != 0 ]; then
+  echo "bench-pipeline: a target was missed (see the FAIL lines above)" >&2
+  exit 1
+fi
