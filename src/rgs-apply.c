@@ -66,6 +66,25 @@ static void emit(json_t *r)
         out_broken = true;
 }
 
+/* The op's path for a log message: it came from Relay, so no control
+ * characters into the log (as rgs-plan shows them: \xNN; '\\' too). */
+static const char *shown_path(const json_t *op, char out[400])
+{
+    const char *p = rgs_rec_str(op, "path");
+    if (!p)
+        return "-";
+    size_t k = 0;
+    for (size_t i = 0; p[i] && k + 5 < 400; i++) {
+        unsigned char c = (unsigned char)p[i];
+        if (c < 0x20 || c == 0x7f || c == '\\')
+            k += (size_t)snprintf(out + k, 400 - k, "\\x%02x", c);
+        else
+            out[k++] = (char)c;
+    }
+    out[k] = 0;
+    return out;
+}
+
 static void add_failed(const json_t *op, bool temporary, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static void add_failed(const json_t *op, bool temporary, const char *fmt, ...)
@@ -77,8 +96,8 @@ static void add_failed(const json_t *op, bool temporary, const char *fmt, ...)
         why = NULL;
     va_end(ap);
     json_t *f = rgs_failed_new(op, temporary, "%s", why ? why : "failed");
-    rgs_warn("%s '%s': %s", rgs_rec_str(op, "op") ?: "op", rgs_rec_str(op, "path") ?: "-",
-             why ? why : "failed");
+    char shown[400];
+    rgs_warn("%s '%s': %s", rgs_rec_str(op, "op") ?: "op", shown_path(op, shown), why ? why : "failed");
     free(why);
     json_array_append_new(G.out, f);
     if (exit_status == RGS_EX_OK)
@@ -95,7 +114,8 @@ static void add_refused(const json_t *op, const char *why)
             json_object_set(r, keep[i], x);
     }
     json_object_set_new(r, "reason", json_string(why));
-    rgs_warn("refused '%s': %s", rgs_rec_str(op, "path") ?: "-", why);
+    char shown[400];
+    rgs_warn("refused '%s': %s", shown_path(op, shown), why);
     json_array_append_new(G.out, r);
     if (exit_status == RGS_EX_OK)
         exit_status = RGS_EX_SOME_FAILED;

@@ -5,7 +5,8 @@
 # stderr NAME.err exactly (placeholders expanded; no NAME.err: stderr must
 # be empty), NAME.folders: shared_folders.json[F] afterwards (jq -S; "null"
 # when absent).  NAME.setup (bash) prepares the work tree, cache and state;
-# NAME.args: extra arguments of rgs-apply.  "@LIST@" in NAME.in: the
+# NAME.args: extra arguments of rgs-apply; $RGS_TMP/outside-NAME (made by a
+# setup as a symlink target) must stay empty.  "@LIST@" in NAME.in: the
 # SHA-256 of shared_folders.json[F] after the setup, as jq -cS prints it.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../plan/wt-lib.sh"
@@ -39,6 +40,8 @@ for in in "$cases"/*.in; do
     tree "$DD/repos/$R/$F" >"$RGS_TMP/$name.tree.got"
     t_diff "$name: work tree" "$RGS_TMP/$name.tree.got" "$RGS_TMP/$name.tree.want"
   fi
+  [ -d "$RGS_TMP/outside-$name" ] &&   # a setup's symlink target outside the tree
+    t_is "$name: nothing written through the symlink" "$(ls -A "$RGS_TMP/outside-$name")" ""
   t_is "$name: nothing outside the repository and rgs-apply's directories" \
     "$(ls -A "$DD" | grep -vxE 'cache|git_connectors.toml|locks|repos|state|tmp' | tr '\n' ' ')" ""
 done
