@@ -1862,12 +1862,12 @@ static void xml_text_of(const ytype *t, rgs_buf *out)
 
 static int walk_type(wk *w, const ytype *t, enum rgs_ykind k);
 typedef struct jw jw;
-/* One member of an open object, for JavaScript's property order: where its
- * key starts in the output, and its array index if the key is one. */
+/* One member of an open object, for JavaScript's property order: its key's
+ * place in that order (key.pos = where the member starts in the output),
+ * and its bytes. */
 typedef struct {
+    rgs_yjs_key key; /* first: rgs_ydoc_js_key_cmp */
     size_t off, len;
-    uint32_t ix;
-    bool is_ix;
 } jmem;
 struct jw {
     rgs_buf *out;
@@ -2222,8 +2222,8 @@ static void jw_pre(jw *j)
         growz((void **)&j->mem, &j->capmem, sizeof *j->mem, j->nmem + 1);
         jmem *m = &j->mem[j->nmem++];
         m->off = j->out->len;
-        m->is_ix = rgs_ydoc_array_index(j->pk, j->pkn, &m->ix);
-        if (m->is_ix)
+        rgs_ydoc_js_key(&m->key, j->pk, j->pkn, m->off);
+        if (m->key.is_ix)
             *l |= 4;
     }
     if (*l & 1) {
@@ -2232,14 +2232,21 @@ static void jw_pre(jw *j)
     }
 }
 
-static int jmem_cmp(const void *a, const void *b)
+void rgs_ydoc_js_key(rgs_yjs_key *key, const char *name, size_t n, size_t pos)
 {
-    const jmem *x = a, *y = b;
+    key->pos = pos;
+    key->ix = 0;
+    key->is_ix = rgs_ydoc_array_index(name, n, &key->ix);
+}
+
+int rgs_ydoc_js_key_cmp(const void *a, const void *b)
+{
+    const rgs_yjs_key *x = a, *y = b;
     if (x->is_ix != y->is_ix)
         return x->is_ix ? -1 : 1;
     if (x->is_ix && x->ix != y->ix)
         return x->ix < y->ix ? -1 : 1;
-    return x->off < y->off ? -1 : x->off > y->off; /* stable: output order */
+    return x->pos < y->pos ? -1 : x->pos > y->pos;
 }
 
 /* The members of the object being closed, in JavaScript's property order
@@ -2252,7 +2259,7 @@ static void jw_js_order(jw *j, size_t first)
     jmem *m = j->mem + first;
     bool sorted = true;
     for (size_t i = 1; i < n && sorted; i++)
-        sorted = jmem_cmp(&m[i - 1], &m[i]) < 0;
+        sorted = rgs_ydoc_js_key_cmp(&m[i - 1], &m[i]) < 0;
     if (sorted)
         return;
     rgs_buf *o = j->out;
@@ -2264,7 +2271,7 @@ static void jw_js_order(jw *j, size_t first)
         m[i].len = (i + 1 < n ? m[i + 1].off - 1 : end) - m[i].off;
         m[i].off -= start; /* now an offset into copy */
     }
-    qsort(m, n, sizeof *m, jmem_cmp);
+    qsort(m, n, sizeof *m, rgs_ydoc_js_key_cmp);
     o->len = start;
     for (size_t i = 0; i < n; i++) {
         if (i)

@@ -153,6 +153,21 @@ int rgs_ydoc_root_json(const rgs_ydoc *d, size_t i, enum rgs_ykind k, unsigned f
  * such keys first, ascending.  On true, *ix (may be NULL) gets the value. */
 bool rgs_ydoc_array_index(const char *k, size_t n, uint32_t *ix);
 
+/* JavaScript's property order (ECMA-262 OrdinaryOwnPropertyKeys, which
+ * JSON.stringify follows): array-index names first, ascending, then the
+ * others in creation order.  rgs_ydoc_js_key fills *key for the name
+ * name[0..n) (bytes) created at position pos (any increasing number).
+ * rgs_ydoc_js_key_cmp is a qsort(3) comparator for arrays of structs whose
+ * FIRST member is an rgs_yjs_key: negative, 0 or positive as a comes
+ * before, at (same pos) or after b. */
+typedef struct {
+    size_t pos;
+    uint32_t ix;
+    bool is_ix;
+} rgs_yjs_key;
+void rgs_ydoc_js_key(rgs_yjs_key *key, const char *name, size_t n, size_t pos);
+int rgs_ydoc_js_key_cmp(const void *a, const void *b);
+
 /* rgs_ydoc_json_string: append s[0..n) (UTF-8) to *out as a JSON string
  * escaped the way JSON.stringify does it (", \, control characters; all
  * other characters raw).  For callers that build JSON around

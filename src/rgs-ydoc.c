@@ -56,23 +56,11 @@ static enum rgs_ykind kind_of(const char *name)
 /* One member of the printed object: a root of the document (root >= 0)
  * or a stated root it does not have (root < 0, name from the options) */
 typedef struct {
+    rgs_yjs_key key; /* first: rgs_ydoc_js_key_cmp */
     const char *name;
     size_t len;
     long root;
-    uint32_t ix;
-    bool is_ix;
-    size_t pos;
 } member;
-
-static int member_cmp(const void *a, const void *b)
-{
-    const member *x = a, *y = b;
-    if (x->is_ix != y->is_ix)
-        return x->is_ix ? -1 : 1;
-    if (x->is_ix && x->ix != y->ix)
-        return x->ix < y->ix ? -1 : 1;
-    return x->pos < y->pos ? -1 : x->pos > y->pos;
-}
 
 /* One JSON object for a decoded document: its roots in order of first
  * appearance (names with NUL bytes included), then stated roots that the
@@ -84,7 +72,7 @@ static void render(const rgs_ydoc *d, unsigned flags, rgs_buf *out)
     size_t n = rgs_ydoc_root_count(d), m = 0;
     member *mv = rgs_xmalloc((n + nkinds + 1) * sizeof *mv);
     for (size_t i = 0; i < n; i++, m++)
-        mv[m] = (member){rgs_ydoc_root_name(d, i), rgs_ydoc_root_name_len(d, i), (long)i, 0, false, m};
+        mv[m] = (member){{m, 0, false}, rgs_ydoc_root_name(d, i), rgs_ydoc_root_name_len(d, i), (long)i};
     for (size_t i = 0; i < nkinds; i++) {
         const char *name = kinds[i].name;
         if (rgs_ydoc_has_root(d, name))
@@ -93,14 +81,14 @@ static void render(const rgs_ydoc *d, unsigned flags, rgs_buf *out)
         for (size_t j = 0; j < i; j++)
             dup |= !strcmp(kinds[j].name, name);
         if (!dup) {
-            mv[m] = (member){name, strlen(name), -1, 0, false, m};
+            mv[m] = (member){{m, 0, false}, name, strlen(name), -1};
             m++;
         }
     }
     if (flags & RGS_YJSON_JS_ORDER) {
         for (size_t i = 0; i < m; i++)
-            mv[i].is_ix = rgs_ydoc_array_index(mv[i].name, mv[i].len, &mv[i].ix);
-        qsort(mv, m, sizeof *mv, member_cmp);
+            rgs_ydoc_js_key(&mv[i].key, mv[i].name, mv[i].len, mv[i].key.pos);
+        qsort(mv, m, sizeof *mv, rgs_ydoc_js_key_cmp);
     }
     rgs_buf_putc(out, '{');
     for (size_t i = 0; i < m; i++) {
