@@ -87,7 +87,7 @@ run() { # NAME LISTENER [rgs-verify options]
   local logged; logged=$(grep 'POST /webhooks 200 ' "$RGS_TMP/server.log" | grep -vc 'not spooled again')
   local ok_spool="no"
   [ "$spooled" = "$logged" ] && [ "$st200" -le "$logged" ] && [ $((logged - st200)) -le "$conns" ] && ok_spool=yes
-  grep -v ' 200 ' "$RGS_TMP/server.log" | grep -v '^rgs-accept: info' | sort | uniq -c | sort -rn | head -3 | sed "s/^/# $name server log: /" >>"$RGS_TMP/notes"
+  grep -v ' 200 ' "$RGS_TMP/server.log" | grep -v '^rgs-accept: info' | sort | uniq -c | sort -rn | head -3 | awk -v p="# $name server log: " '{print p $0}' >>"$RGS_TMP/notes"
   awk -v n="$name" -v req="${req:-0}" -v dur="${dur:-1}" -v a="$st200" -v p50="${p50:-0}" -v p99="${p99:-0}" \
       -v max="${max:-0}" -v sp="$spooled" -v oks="$ok_spool" -v c="${c:-0}" -v pss="${pss:-0}" -v note="$note" \
     'BEGIN { printf "%-28s %9.0f %9.0f %8.1f %8.1f %8.1f %7s %-3s %7.2fMB %s\n", n, req/(dur/1e6), a/(dur/1e6),
