@@ -559,15 +559,17 @@ static void do_move(json_t *op, const char *path, const char *vpath)
         add_failed(op, bad->kind == F_ERROR, "%s", bad->why);
         return;
     }
-    bool todo = cf.kind == F_FILE && !strcmp(cf.sha, pfrom) && matches(&ct, pto);
-    bool done = cf.kind == F_ABSENT && ct.kind == F_FILE && !strcmp(ct.sha, pfrom);
-    if (!todo && !done) {
+    /* pending: the file is still at `from` and must be renamed; already:
+     * an earlier run moved it (only the state is left to record) */
+    bool pending = cf.kind == F_FILE && !strcmp(cf.sha, pfrom) && matches(&ct, pto);
+    bool already = cf.kind == F_ABSENT && ct.kind == F_FILE && !strcmp(ct.sha, pfrom);
+    if (!pending && !already) {
         add_failed(op, true, "stale: the files changed since the move was planned");
         return;
     }
     if (dry_run || !state_full(op))
         return;
-    if (todo && rgs_path_rename(G.root, from, path, RGS_PATH_DEFER_DIRSYNC, NULL) < 0) {
+    if (pending && rgs_path_rename(G.root, from, path, RGS_PATH_DEFER_DIRSYNC, NULL) < 0) {
         int e = errno;
         add_failed(op, !(e == ELOOP || e == ENOTDIR || e == EISDIR || e == EPERM), "rename: %s",
                    strerror(e));
@@ -583,8 +585,8 @@ static void do_move(json_t *op, const char *path, const char *vpath)
     track(vpath, doc, pfrom, t, NULL);
     free(t);
     json_array_append_new(G.out,
-                          applied_new(op, todo ? (ct.kind == F_FILE ? ct.blob : NULL) : NULL,
-                                      todo ? cf.blob : ct.blob));
+                          applied_new(op, pending ? (ct.kind == F_FILE ? ct.blob : NULL) : NULL,
+                                      pending ? cf.blob : ct.blob));
 }
 
 static void do_delete(json_t *op, const char *path, const char *vpath)
