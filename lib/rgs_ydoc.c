@@ -2193,7 +2193,10 @@ static void put_jstr(rgs_buf *b, const char *s, size_t n)
 }
 
 
-bool rgs_ydoc_array_index(const char *k, size_t n, uint32_t *ix)
+/* Is k[0..n) (bytes) an array index in the sense of ECMA-262 §6.1.7: the
+ * canonical decimal form of an integer 0 .. 2^32-2 (digits only, no
+ * leading zero except "0")?  On true, *ix gets the value. */
+static bool array_index(const char *k, size_t n, uint32_t *ix)
 {
     if (n == 0 || n > 10 || (n > 1 && k[0] == '0'))
         return false;
@@ -2218,15 +2221,15 @@ static void jw_pre(jw *j)
     if (*l & 2)
         rgs_buf_putc(j->out, ',');
     *l |= 2;
-    if ((*l & 1) && (j->flags & RGS_YJSON_JS_ORDER)) {
-        growz((void **)&j->mem, &j->capmem, sizeof *j->mem, j->nmem + 1);
-        jmem *m = &j->mem[j->nmem++];
-        m->off = j->out->len;
-        rgs_ydoc_js_key(&m->key, j->pk, j->pkn, m->off);
-        if (m->key.is_ix)
-            *l |= 4;
-    }
     if (*l & 1) {
+        if (j->flags & RGS_YJSON_JS_ORDER) {
+            growz((void **)&j->mem, &j->capmem, sizeof *j->mem, j->nmem + 1);
+            jmem *m = &j->mem[j->nmem++];
+            m->off = j->out->len;
+            rgs_ydoc_js_key(&m->key, j->pk, j->pkn, m->off);
+            if (m->key.is_ix)
+                *l |= 4;
+        }
         put_jstr(j->out, j->pk, j->pkn);
         rgs_buf_putc(j->out, ':');
     }
@@ -2236,7 +2239,7 @@ void rgs_ydoc_js_key(rgs_yjs_key *key, const char *name, size_t n, size_t pos)
 {
     key->pos = pos;
     key->ix = 0;
-    key->is_ix = rgs_ydoc_array_index(name, n, &key->ix);
+    key->is_ix = array_index(name, n, &key->ix);
 }
 
 int rgs_ydoc_js_key_cmp(const void *a, const void *b)

@@ -128,7 +128,7 @@ int rgs_ydoc_text(const rgs_ydoc *d, const char *root, rgs_buf *out);
  * With RGS_YJSON_JS_ORDER, every object's members come in the order
  * JSON.stringify gives the plain object toJSON() builds (ECMA-262
  * OrdinaryOwnPropertyKeys): keys that are array indices
- * (rgs_ydoc_array_index) first, ascending, then the others in the order
+ * (rgs_ydoc_js_key) first, ascending, then the others in the order
  * above; the two differ only for integer-like keys.  Numbers: shortest
  * round-trip decimal, JavaScript's Number.prototype.toString rules (1e+21,
  * 1e-7, 100000000000000000000); NaN and +-Infinity print as null; -0 as 0
@@ -147,15 +147,12 @@ int rgs_ydoc_json(const rgs_ydoc *d, const char *root, enum rgs_ykind k, unsigne
  * (nothing appended) when i is out of range. */
 int rgs_ydoc_root_json(const rgs_ydoc *d, size_t i, enum rgs_ykind k, unsigned flags, rgs_buf *out);
 
-/* rgs_ydoc_array_index: is k[0..n) (bytes) an array index in the sense of
- * ECMA-262 §6.1.7 (the canonical decimal form of an integer 0 .. 2^32-2:
- * digits only, no leading zero except "0" itself)?  JavaScript objects list
- * such keys first, ascending.  On true, *ix (may be NULL) gets the value. */
-bool rgs_ydoc_array_index(const char *k, size_t n, uint32_t *ix);
-
 /* JavaScript's property order (ECMA-262 OrdinaryOwnPropertyKeys, which
  * JSON.stringify follows): array-index names first, ascending, then the
- * others in creation order.  rgs_ydoc_js_key fills *key for the name
+ * others in creation order.  An array index (ECMA-262 §6.1.7) is the
+ * canonical decimal form of an integer 0 .. 2^32-2: digits only, no
+ * leading zero except "0" itself ("7" is one; "07", "-1", "4294967295"
+ * are not).  rgs_ydoc_js_key fills *key for the name
  * name[0..n) (bytes) created at position pos (any increasing number).
  * rgs_ydoc_js_key_cmp is a qsort(3) comparator for arrays of structs whose
  * FIRST member is an rgs_yjs_key: negative, 0 or positive as a comes

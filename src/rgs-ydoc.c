@@ -53,14 +53,21 @@ static enum rgs_ykind kind_of(const char *name)
     return k;
 }
 
-/* One member of the printed object: a root of the document (root >= 0)
- * or a stated root it does not have (root < 0, name from the options) */
+/* One member of the printed object: key.pos < the document's root count:
+ * the root at that index; else a stated root the document does not have */
 typedef struct {
     rgs_yjs_key key; /* first: rgs_ydoc_js_key_cmp */
     const char *name;
     size_t len;
-    long root;
 } member;
+
+static void add_member(member *mv, size_t *m, const char *name, size_t len)
+{
+    mv[*m].name = name;
+    mv[*m].len = len;
+    rgs_ydoc_js_key(&mv[*m].key, name, len, *m);
+    (*m)++;
+}
 
 /* One JSON object for a decoded document: its roots in order of first
  * appearance (names with NUL bytes included), then stated roots that the
@@ -71,8 +78,8 @@ static void render(const rgs_ydoc *d, unsigned flags, rgs_buf *out)
 {
     size_t n = rgs_ydoc_root_count(d), m = 0;
     member *mv = rgs_xmalloc((n + nkinds + 1) * sizeof *mv);
-    for (size_t i = 0; i < n; i++, m++)
-        mv[m] = (member){{m, 0, false}, rgs_ydoc_root_name(d, i), rgs_ydoc_root_name_len(d, i), (long)i};
+    for (size_t i = 0; i < n; i++)
+        add_member(mv, &m, rgs_ydoc_root_name(d, i), rgs_ydoc_root_name_len(d, i));
     for (size_t i = 0; i < nkinds; i++) {
         const char *name = kinds[i].name;
         if (rgs_ydoc_has_root(d, name))
@@ -80,16 +87,11 @@ static void render(const rgs_ydoc *d, unsigned flags, rgs_buf *out)
         bool dup = false;
         for (size_t j = 0; j < i; j++)
             dup |= !strcmp(kinds[j].name, name);
-        if (!dup) {
-            mv[m] = (member){{m, 0, false}, name, strlen(name), -1};
-            m++;
-        }
+        if (!dup)
+            add_member(mv, &m, name, strlen(name));
     }
-    if (flags & RGS_YJSON_JS_ORDER) {
-        for (size_t i = 0; i < m; i++)
-            rgs_ydoc_js_key(&mv[i].key, mv[i].name, mv[i].len, mv[i].key.pos);
+    if (flags & RGS_YJSON_JS_ORDER)
         qsort(mv, m, sizeof *mv, rgs_ydoc_js_key_cmp);
-    }
     rgs_buf_putc(out, '{');
     for (size_t i = 0; i < m; i++) {
         if (i)
@@ -98,8 +100,8 @@ static void render(const rgs_ydoc *d, unsigned flags, rgs_buf *out)
         rgs_buf_putc(out, ':');
         /* kinds can only be stated for names without NUL bytes */
         enum rgs_ykind k = strlen(mv[i].name) == mv[i].len ? kind_of(mv[i].name) : RGS_YKIND_GUESS;
-        if (mv[i].root >= 0)
-            rgs_ydoc_root_json(d, (size_t)mv[i].root, k, flags, out);
+        if (mv[i].key.pos < n)
+            rgs_ydoc_root_json(d, mv[i].key.pos, k, flags, out);
         else
             rgs_buf_puts(out, k == RGS_YKIND_TEXT ? "\"\"" : k == RGS_YKIND_MAP ? "{}" : "[]");
     }
