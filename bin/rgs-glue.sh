@@ -34,8 +34,9 @@ require_programs() {
 # rgs-verify the webhook secret (and the deploy key's public half, see
 # export_public_key), rgs-fetch the Relay key, rgs-commit the git
 # credentials (GIT_TOKEN, GIT_TOKEN_<HOST>, the deploy key), the rest none.
-_rgs_secrets=(RELAY_SERVER_API_KEY WEBHOOK_SECRET SSH_PRIVATE_KEY SSH_PRIVATE_KEY_FILE GIT_TOKEN GIT_USERNAME
+_rgs_git=(SSH_PRIVATE_KEY SSH_PRIVATE_KEY_FILE GIT_TOKEN GIT_USERNAME
   $(compgen -v GIT_TOKEN_) $(compgen -v GIT_USERNAME_))
+_rgs_secrets=(RELAY_SERVER_API_KEY WEBHOOK_SECRET "${_rgs_git[@]}")
 _rgs_only() { # VAR...: an env(1) command line that removes every other secret
   local v k keep
   printf '%s\n' env
@@ -47,8 +48,7 @@ _rgs_only() { # VAR...: an env(1) command line that removes every other secret
 }
 mapfile -t as_verify < <(_rgs_only WEBHOOK_SECRET)
 mapfile -t as_fetch < <(_rgs_only RELAY_SERVER_API_KEY)
-mapfile -t as_commit < <(_rgs_only SSH_PRIVATE_KEY SSH_PRIVATE_KEY_FILE GIT_TOKEN GIT_USERNAME
-  $(compgen -v GIT_TOKEN_) $(compgen -v GIT_USERNAME_))
+mapfile -t as_commit < <(_rgs_only "${_rgs_git[@]}")
 mapfile -t as_plain < <(_rgs_only)
 
 # export_public_key: derive the deploy key's public half once (rgs-ssh) and
