@@ -26,12 +26,17 @@ void rgs_hex(const void *p, size_t n, char *out)
 
 static void digest_fail(void) { rgs_die(RGS_EX_INTERNAL, "OpenSSL digest failed"); }
 
+void rgs_sha256(const void *p, size_t n, uint8_t out[32])
+{
+    unsigned int len = 0;
+    if (!EVP_Digest(p, n, out, &len, EVP_sha256(), NULL) || len != 32)
+        digest_fail();
+}
+
 void rgs_sha256_hex(const void *p, size_t n, char out[65])
 {
     uint8_t md[32];
-    unsigned int len = 0;
-    if (!EVP_Digest(p, n, md, &len, EVP_sha256(), NULL) || len != 32)
-        digest_fail();
+    rgs_sha256(p, n, md);
     rgs_hex(md, 32, out);
 }
 

@@ -8,6 +8,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* rgs_sha256: SHA-256 (FIPS 180-4) of the `n` bytes at `p` (caller-owned,
+ * p may be NULL when n is 0) as the 32-byte digest in out[32] (caller's
+ * buffer).  No errors: an OpenSSL failure ends the process (RGS_EX_INTERNAL). */
+void rgs_sha256(const void *p, size_t n, uint8_t out[32]);
+
 /* rgs_sha256_hex: SHA-256 (FIPS 180-4) of `n` bytes as 64 lower-case hex
  * digits plus NUL in out[65].  This is the hash Relay's filemeta "hash"
  * uses (relay.md §3.4) and the original's document_hashes.json values

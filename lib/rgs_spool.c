@@ -544,6 +544,18 @@ static size_t log_unfinished(const batch_log *l)
     return k;
 }
 
+/* the unfinished lines of the log <path> (relative to dfd); `unreadable`
+ * when it cannot be loaded */
+static size_t log_weight(int dfd, const char *path, size_t unreadable)
+{
+    batch_log l;
+    if (log_load(dfd, path, &l) < 0)
+        return unreadable;
+    size_t k = log_unfinished(&l);
+    log_free(&l);
+    return k;
+}
+
 /* parse one record; NULL with a reason */
 static json_t *parse_record(const char *p, size_t n, char *why, size_t whylen)
 {
@@ -622,23 +634,32 @@ static struct {
     batch_log log;
 } fin;
 
-static int mark_finished(int dfd, const char *base, size_t base_len, unsigned long line)
+/* make `fin` hold cur/<base>.log (path_out gets that path): kept when it
+ * is the same file (path, device, inode), else loaded; 0, or -1 with errno */
+static int fin_load(int dfd, const char *base, size_t base_len, char path_out[PATH_LEN])
 {
-    char path[PATH_LEN], donepath[PATH_LEN + 8];
-    snprintf(path, sizeof path, "cur/%.*s.log", (int)base_len, base);
-    snprintf(donepath, sizeof donepath, "%s.done", path);
+    snprintf(path_out, PATH_LEN, "cur/%.*s.log", (int)base_len, base);
     struct stat st;
-    if (fstatat(dfd, path, &st, AT_SYMLINK_NOFOLLOW) < 0)
+    if (fstatat(dfd, path_out, &st, AT_SYMLINK_NOFOLLOW) < 0)
         return -1;
-    if (strcmp(fin.path, path) != 0 || fin.ino != st.st_ino || fin.dev != st.st_dev) {
+    if (strcmp(fin.path, path_out) != 0 || fin.ino != st.st_ino || fin.dev != st.st_dev) {
         log_free(&fin.log);
         fin.path[0] = '\0';
-        if (log_load(dfd, path, &fin.log) < 0)
+        if (log_load(dfd, path_out, &fin.log) < 0)
             return -1;
-        snprintf(fin.path, sizeof fin.path, "%s", path);
+        snprintf(fin.path, sizeof fin.path, "%s", path_out);
         fin.ino = st.st_ino;
         fin.dev = st.st_dev;
     }
+    return 0;
+}
+
+static int mark_finished(int dfd, const char *base, size_t base_len, unsigned long line)
+{
+    char path[PATH_LEN], donepath[PATH_LEN + 8];
+    if (fin_load(dfd, base, base_len, path) < 0)
+        return -1;
+    snprintf(donepath, sizeof donepath, "%s.done", path);
     if (line < 1 || line > fin.log.n_lines) {
         errno = ENOENT;
         return -1;
@@ -664,25 +685,23 @@ static int mark_finished(int dfd, const char *base, size_t base_len, unsigned lo
     return 0;
 }
 
-/* the bytes of line `line` of cur/<base>.log (malloc'd, with "\n") */
+/* the bytes of unfinished line `line` of cur/<base>.log (malloc'd, with
+ * "\n"), read through the `fin` cache (one consumer: spool.h) */
 static char *log_line(int dfd, const char *base, size_t base_len, unsigned long line, size_t *n)
 {
     char path[PATH_LEN];
-    snprintf(path, sizeof path, "cur/%.*s.log", (int)base_len, base);
-    batch_log l;
-    if (log_load(dfd, path, &l) < 0)
+    if (fin_load(dfd, base, base_len, path) < 0)
         return NULL;
-    char *r = NULL;
-    if (line >= 1 && line <= l.n_lines && !l.done[line - 1]) {
-        *n = l.len[line - 1] + 1;
-        r = rgs_xmalloc(*n + 1);
-        memcpy(r, l.text.data + l.start[line - 1], *n - 1);
-        r[*n - 1] = '\n';
-        r[*n] = '\0';
-    } else {
+    const batch_log *l = &fin.log;
+    if (line < 1 || line > l->n_lines || l->done[line - 1]) {
         errno = ENOENT;
+        return NULL;
     }
-    log_free(&l);
+    *n = l->len[line - 1] + 1;
+    char *r = rgs_xmalloc(*n + 1);
+    memcpy(r, l->text.data + l->start[line - 1], *n - 1);
+    r[*n - 1] = '\n';
+    r[*n] = '\0';
     return r;
 }
 
@@ -712,7 +731,7 @@ static void sweep_tmp(int dfd)
     closedir(d);
 }
 
-static int write_reason(const char *data_dir, int dfd, const char *name, const char *why)
+static int write_reason(int dfd, const char *name, const char *why)
 {
     if (mkdirat(dfd, "failed", 0700) < 0 && errno != EEXIST)
         return -1;
@@ -725,14 +744,13 @@ static int write_reason(const char *data_dir, int dfd, const char *name, const c
     int rc = rgs_write_atomic(ffd, reason_name, text, strlen(text), 0600);
     free(text);
     close_keep_errno(ffd);
-    (void)data_dir;
     return rc;
 }
 
 /* a single file cur/<name> -> failed/<name> with its reason */
-static int fail_single(const char *data_dir, int dfd, const char *name, const char *why)
+static int fail_single(int dfd, const char *name, const char *why)
 {
-    if (write_reason(data_dir, dfd, name, why) < 0)
+    if (write_reason(dfd, name, why) < 0)
         return -1;
     char from[PATH_LEN], to[PATH_LEN];
     snprintf(from, sizeof from, "cur/%s", name);
@@ -748,7 +766,7 @@ static int fail_single(const char *data_dir, int dfd, const char *name, const ch
 static int fail_line(const char *data_dir, int dfd, const char *name, size_t base_len,
                      unsigned long line, const char *bytes, size_t n, const char *why)
 {
-    if (write_reason(data_dir, dfd, name, why) < 0)
+    if (write_reason(dfd, name, why) < 0)
         return -1;
     if (write_durable(data_dir, dfd, "failed", name, bytes, n) < 0 && errno != EEXIST)
         return -1;
@@ -790,14 +808,7 @@ static int take_new(int dfd, size_t max)
         snprintf(to, sizeof to, "cur/%s", names[i]);
         name_parts np;
         parse_name(names[i], &np);
-        size_t weight = 1;
-        if (np.is_log) {
-            batch_log l;
-            if (log_load(dfd, from, &l) == 0) {
-                weight = log_unfinished(&l);
-                log_free(&l);
-            }
-        }
+        size_t weight = np.is_log ? log_weight(dfd, from, 1) : 1;
         if (move_entry(dfd, from, to) < 0 && errno != ENOENT)
             rc = -1;
         taken += weight;
@@ -809,9 +820,40 @@ static int take_new(int dfd, size_t max)
     return rc;
 }
 
+/* the unfinished lines of the loaded log `l` (at most LINE_MAX_NO; beyond
+ * that a warning naming `path`, none when NULL) as entries "<base>.lNNNNNNN"
+ * (base: base_len bytes); with `consume` (claim), unreadable lines go to
+ * failed/, else they are skipped (peek) */
+static void collect_log(const char *data_dir, int dfd, const char *path, const batch_log *l,
+                        const char *base, size_t base_len, bool consume, entries *es)
+{
+    for (size_t k = 0; k < l->n_lines; k++) {
+        if (l->done[k])
+            continue;
+        if (k + 1 > LINE_MAX_NO) {
+            if (path)
+                rgs_warn("spool log '%s': more than %lu lines; the rest is ignored", path, LINE_MAX_NO);
+            break;
+        }
+        char name[PATH_LEN], why[300];
+        snprintf(name, sizeof name, "%.*s.l%07lu", (int)base_len, base, (unsigned long)(k + 1));
+        json_t *rec = parse_record(l->text.data + l->start[k], l->len[k], why, sizeof why);
+        if (rec) {
+            entries_add(es, name, rec, 0);
+        } else if (consume) {
+            rgs_warn("spool entry '%s': %s; moved to failed/", name, why);
+            rgs_buf line = RGS_BUF_INIT;
+            rgs_buf_append(&line, l->text.data + l->start[k], l->len[k]);
+            rgs_buf_putc(&line, '\n');
+            if (fail_line(data_dir, dfd, name, base_len, k + 1, line.data, line.len, why) < 0)
+                rgs_warn("spool entry '%s': cannot move to failed/: %s", name, strerror(errno));
+            rgs_buf_free(&line);
+        }
+    }
+}
+
 /* entries of spool/<sub>; with `consume`, unreadable ones go to failed/
- * and finished logs are removed (claim), else they are skipped (peek).
- * `as_base` names the lines of a log (for log/current in peek). */
+ * and finished logs are removed (claim), else they are skipped (peek). */
 static int collect_dir(const char *data_dir, int dfd, const char *sub, bool consume, entries *es)
 {
     char **names;
@@ -829,7 +871,7 @@ static int collect_dir(const char *data_dir, int dfd, const char *sub, bool cons
                 entries_add(es, names[i], rec, np.attempts);
             } else if (consume) {
                 rgs_warn("spool entry '%s': %s; moved to failed/", names[i], why);
-                if (fail_single(data_dir, dfd, names[i], why) < 0)
+                if (fail_single(dfd, names[i], why) < 0)
                     rgs_warn("spool entry '%s': cannot move to failed/: %s", names[i], strerror(errno));
             }
             continue;
@@ -839,28 +881,7 @@ static int collect_dir(const char *data_dir, int dfd, const char *sub, bool cons
             rgs_warn("spool log '%s': %s", path, strerror(errno));
             continue;
         }
-        for (size_t k = 0; k < l.n_lines; k++) {
-            if (l.done[k])
-                continue;
-            if (k + 1 > LINE_MAX_NO) {
-                rgs_warn("spool log '%s': more than %lu lines; the rest is ignored", path, LINE_MAX_NO);
-                break;
-            }
-            char name[PATH_LEN];
-            snprintf(name, sizeof name, "%.*s.l%07lu", (int)np.base_len, names[i], (unsigned long)(k + 1));
-            json_t *rec = parse_record(l.text.data + l.start[k], l.len[k], why, sizeof why);
-            if (rec) {
-                entries_add(es, name, rec, 0);
-            } else if (consume) {
-                rgs_warn("spool entry '%s': %s; moved to failed/", name, why);
-                rgs_buf line = RGS_BUF_INIT;
-                rgs_buf_append(&line, l.text.data + l.start[k], l.len[k]);
-                rgs_buf_putc(&line, '\n');
-                if (fail_line(data_dir, dfd, name, np.base_len, k + 1, line.data, line.len, why) < 0)
-                    rgs_warn("spool entry '%s': cannot move to failed/: %s", name, strerror(errno));
-                rgs_buf_free(&line);
-            }
-        }
+        collect_log(data_dir, dfd, path, &l, names[i], np.base_len, consume, es);
         if (consume && log_unfinished(&l) == 0) {
             char donepath[PATH_LEN + 8];
             snprintf(donepath, sizeof donepath, "%s.done", path);
@@ -928,14 +949,7 @@ int rgs_spool_peek(const char *data_dir, rgs_spool_entry **out, size_t *n)
         if (log_load(dfd, "log/current", &l) == 0) {
             char base[RGS_SPOOL_NAME_MAX];
             new_base(base);
-            for (size_t k = 0; k < l.n_lines && k < LINE_MAX_NO; k++) {
-                char name[PATH_LEN], why[300];
-                snprintf(name, sizeof name, "%s.l%07lu", base, (unsigned long)(k + 1));
-                json_t *rec = l.done[k] ? NULL
-                                        : parse_record(l.text.data + l.start[k], l.len[k], why, sizeof why);
-                if (rec)
-                    entries_add(&es, name, rec, 0);
-            }
+            collect_log(data_dir, dfd, NULL, &l, base, strlen(base), false, &es);
             log_free(&l);
         }
     }
@@ -958,39 +972,22 @@ long rgs_spool_depth(const char *data_dir)
     long total = 0;
     static const char *const dirs[] = {"new", "cur", "log"};
     for (int i = 0; i < 3; i++) {
-        int fd = openat(dfd, dirs[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (fd < 0) {
-            if (errno == ENOENT)
-                continue;
+        char **names;
+        size_t count;
+        if (list_dir(dfd, dirs[i], &names, &count) < 0) {
             close_keep_errno(dfd);
             return -1;
         }
-        DIR *d = fdopendir(fd);
-        if (!d) {
-            close_keep_errno(fd);
-            close_keep_errno(dfd);
-            return -1;
-        }
-        struct dirent *de;
-        while ((de = readdir(d))) {
+        for (size_t k = 0; k < count; k++) {
             name_parts np;
-            bool current = i == 2 && strcmp(de->d_name, "current") == 0;
-            if (!current && (!parse_name(de->d_name, &np) || !(np.is_log || is_single(&np))))
-                continue;
-            if (!current && !np.is_log) {
-                total++;
-                continue;
-            }
+            parse_name(names[k], &np);
             char path[PATH_LEN];
-            snprintf(path, sizeof path, "%s/%s", dirs[i], de->d_name);
-            batch_log l;
-            if (log_load(dfd, path, &l) == 0) {
-                total += (long)log_unfinished(&l);
-                log_free(&l);
-            }
+            snprintf(path, sizeof path, "%s/%s", dirs[i], names[k]);
+            total += np.is_log ? (long)log_weight(dfd, path, 0) : 1;
         }
-        closedir(d);
+        free_names(names, count);
     }
+    total += (long)log_weight(dfd, "log/current", 0);
     close(dfd);
     return total;
 }
@@ -1082,7 +1079,7 @@ int rgs_spool_fail(const char *data_dir, const char *name, const char *why)
         struct stat st;
         rc = fstatat(dfd, path, &st, AT_SYMLINK_NOFOLLOW);
         if (rc == 0)
-            rc = fail_single(data_dir, dfd, name, why);
+            rc = fail_single(dfd, name, why);
     } else {
         size_t n = 0;
         char *bytes = log_line(dfd, name, np.base_len, np.line, &n);

@@ -313,13 +313,7 @@ static long long minute_of(long long t) { return t >= 0 ? t / MINUTE : -((-t + M
 static void slot_of(const char *msg_id, uint8_t key[SLOT], off_t *start)
 {
     uint8_t h[32];
-    char hex[65];
-    rgs_sha256_hex(msg_id, strlen(msg_id), hex);
-    for (int i = 0; i < 32; i++) {
-        char c0 = hex[2 * i], c1 = hex[2 * i + 1]; /* lower-case hex digits */
-        h[i] = (uint8_t)(((c0 <= '9' ? c0 - '0' : c0 - 'a' + 10) << 4) |
-                         (c1 <= '9' ? c1 - '0' : c1 - 'a' + 10));
-    }
+    rgs_sha256(msg_id, strlen(msg_id), h);
     memcpy(key, h, SLOT);
     key[0] |= 1;    /* never all zero (empty) */
     key[1] &= 0x7f; /* never all 0xff (released) */
@@ -431,6 +425,15 @@ static int table_open(const char *data_dir, long long minute, bool create)
     return fd;
 }
 
+/* the minute m of a table name "<m>.tab" in seen/ */
+static bool tab_minute(const char *name, long long *m)
+{
+    char *end;
+    errno = 0;
+    *m = strtoll(name, &end, 10);
+    return name[0] != '.' && !errno && strcmp(end, ".tab") == 0;
+}
+
 /* the live minutes present: seen/<m>.tab with m*60+60 >= oldest */
 static int live_minutes(const char *data_dir, double oldest, long long *out, int max)
 {
@@ -442,10 +445,8 @@ static int live_minutes(const char *data_dir, double oldest, long long *out, int
     int n = 0;
     struct dirent *de;
     while ((de = readdir(d)) && n < max) {
-        char *end;
-        errno = 0;
-        long long m = strtoll(de->d_name, &end, 10);
-        if (de->d_name[0] == '.' || errno || strcmp(end, ".tab") != 0)
+        long long m;
+        if (!tab_minute(de->d_name, &m))
             continue;
         if ((double)(m + 1) * MINUTE >= oldest)
             out[n++] = m;
@@ -643,10 +644,8 @@ void rgs_replay_prune(const char *data_dir, double now, double tolerance)
     double oldest = now - tolerance - 3 * MINUTE;
     struct dirent *de;
     while ((de = readdir(d))) {
-        char *end;
-        errno = 0;
-        long long m = strtoll(de->d_name, &end, 10);
-        if (de->d_name[0] == '.' || errno || strcmp(end, ".tab") != 0)
+        long long m;
+        if (!tab_minute(de->d_name, &m))
             continue;
         if ((double)(m + 1) * MINUTE < oldest)
             unlinkat(dirfd(d), de->d_name, 0);

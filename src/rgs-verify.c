@@ -537,6 +537,14 @@ static void copy_time(json_t *out, const json_t *o, const char *key)
         json_object_set(out, key, v);
 }
 
+/* copy o[key] into out when it is an integer >= 0 (a count) */
+static void copy_count(json_t *out, const json_t *o, const char *key)
+{
+    json_t *v = json_object_get(o, key);
+    if (json_is_integer(v) && json_integer_value(v) >= 0)
+        json_object_set(out, key, v);
+}
+
 /* copy o[key] into out when it is one of the strings in `allowed` */
 static void copy_word(json_t *out, const json_t *o, const char *key, const char *const *allowed)
 {
@@ -583,9 +591,8 @@ static void health(response *r)
         copy_word(out, w, "state", states);
         copy_time(out, w, "last_batch");
         copy_time(out, w, "last_success");
+        copy_count(out, w, "failed_batches");
         json_t *fb = json_object_get(w, "failed_batches");
-        if (json_is_integer(fb) && json_integer_value(fb) >= 0)
-            json_object_set(out, "failed_batches", fb);
         /* The worker's honest state (rgs-server(1), HEALTH): batches that
          * fail make it "degraded"; when no batch has succeeded for
          * unhealthy_after seconds (since the last success, or since the
@@ -626,9 +633,7 @@ static void health(response *r)
                 json_t *out = json_object();
                 copy_word(out, e, "result", results);
                 copy_time(out, e, "time");
-                json_t *f = json_object_get(e, "failures");
-                if (json_is_integer(f) && json_integer_value(f) >= 0)
-                    json_object_set(out, "failures", f);
+                copy_count(out, e, "failures");
                 json_array_append_new(list, out);
             }
             free(names);
