@@ -33,7 +33,7 @@ applied() { jq -r 'select(.type=="applied") | .op + " " + .path' "$RGS_TMP/out" 
 opened() { grep -cE '(document_hashes|shared_folders|local_state)\.json"' "$RGS_TMP/trace"; }
 reconcile() { printf '{"v":1,"type":"reconcile","ref":"rc:%s:%s","relay":"%s","folder":"%s","reason":"manual"}\n' $R $F $R $F; }
 doc_of() { si_get tree | jq -r --arg p "$1" '.entries[$p].id'; }
-event() { printf '{"v":1,"type":"event","ref":"ev:%s:%s","relay":"%s","resource":"%s","timestamp":null,"users":["alice"],"event_ids":[],"count":1,"spool":[]}\n' $R "$1" $R "$1"; }
+event() { event_rec "$1" '["alice"]'; }
 edit() { si_post edit "{\"ops\":[{\"op\":\"type\",\"path\":\"$1\",\"pos\":0,\"text\":\"$2\",\"user\":\"alice\"}],\"flush\":true}" >/dev/null; }
 tick() { printf '{"v":1,"type":"tick","time":%s,"final":%s}\n' "$(date +%s)" "$1"; }
 pending() { find "$S/pending" -name '*.json' 2>/dev/null | wc -l; }

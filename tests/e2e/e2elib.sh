@@ -4,6 +4,7 @@
 # remote with what Relay holds.  Source after tests/lib.sh.
 
 . "$RGS_ROOT/tests/sshd.sh"
+. "$RGS_ROOT/tests/standin/lib.sh"
 
 E2E_RELAY=2c4e6a8b-1d3f-4a5b-9c7d-e0f1a2b3c4d5
 E2E_FOLDER=7f6e5d4c-3b2a-4190-8f7e-6d5c4b3a2f1e
@@ -38,17 +39,18 @@ start_sshd() {
 }
 stop_sshd() { kill "$SSHD_PID" 2>/dev/null; wait "$SSHD_PID" 2>/dev/null; }
 
-# start_standin [extra args]: the stand-in with the sample vault; sets
-# RELAY_URL.  Webhooks go to the server's port $PORT.
+# start_standin [extra args]: the stand-in with the sample vault
+# (standin_start, stderr in $RGS_TMP/standin.err); sets RELAY_URL (and the
+# SI_* variables).  Webhooks go to the server's port $PORT.
 start_standin() {
-  node "$RGS_ROOT/tests/standin/standin.js" --vault "$VAULT" \
+  local rc=0
+  standin_start standin --vault "$VAULT" \
     --relay "$E2E_RELAY" --folder "$E2E_FOLDER" --token "$E2E_TOKEN" \
     --webhook-url "http://127.0.0.1:$PORT/webhooks" --webhook-token "$E2E_SECRET" \
-    --webhook-timeout-ms 2000 "$@" >"$RGS_TMP/standin.ready" 2>>"$RGS_TMP/standin.log" &
-  E2E_PIDS+=($!)
-  local i
-  for ((i = 0; i < 200; i++)); do [ -s "$RGS_TMP/standin.ready" ] && break; sleep 0.05; done
-  RELAY_URL=$(jq -r .url "$RGS_TMP/standin.ready")
+    --webhook-timeout-ms 2000 "$@" || rc=1
+  E2E_PIDS+=("$SI_PID")
+  [ $rc = 0 ] || return 1
+  RELAY_URL=$SI_URL
   [ -n "$RELAY_URL" ] && [ "$RELAY_URL" != null ]
 }
 

@@ -51,28 +51,29 @@ t_is "the TLS server has the commit" "$(git -C s1/notes.git show main:notes/a.md
 t_ok "the token arrived with the push (https branch of the helper)" grep -q "POST /notes.git/git-receive-pack auth=ok" s1.log
 t_ok "token not in .git/config, records or messages" bash -c "! grep -qF -- '$TOKEN' '$W/.git/config' out1 err1"
 
+# no_token N URL LOG CONTACTED NEVER: rgs-commit --prepare with the token on a
+# fresh data directory dN with one connector to URL (stderr in errN); the
+# server logging to LOG was contacted (test CONTACTED) and never received the
+# token (test NEVER)
+no_token() {
+  local D=$RGS_TMP/d$1
+  new_data "$D"
+  connector $FOLDER "$2" >"$D/git_connectors.toml"
+  GIT_TOKEN=$TOKEN GIT_USERNAME=deploy rgs-commit -d "$D" --prepare 2>"err$1"
+  t_ok "$4" grep -q "info/refs" "$3"
+  t_ok "$5" bash -c "! grep -qF -- '$TOKEN' $3 && ! grep -q auth=ok $3"
+}
+
 # --- another host (url.insteadOf sends git to https://localhost:p2): no token
 printf '[url "https://localhost:%s/"]\n\tinsteadOf = https://127.0.0.1:%s/\n' "$p2" "$p1" >"$HOME/.gitconfig"
-D=$RGS_TMP/d2; new_data "$D"
-connector $FOLDER "$U1" >"$D/git_connectors.toml"
-GIT_TOKEN=$TOKEN GIT_USERNAME=deploy rgs-commit -d "$D" --prepare 2>err2
-t_ok "redirected to another host: it was contacted" grep -q "info/refs" s2.log
-t_ok "another host never receives the token" bash -c "! grep -qF -- '$TOKEN' s2.log && ! grep -q auth=ok s2.log"
+no_token 2 "$U1" s2.log "redirected to another host: it was contacted" "another host never receives the token"
 
 # --- downgrade to plain http (insteadOf https -> http://127.0.0.2): no token
 printf '[url "http://127.0.0.2:%s/"]\n\tinsteadOf = https://127.0.0.1:%s/\n' "$p3" "$p1" >"$HOME/.gitconfig"
-D=$RGS_TMP/d3; new_data "$D"
-connector $FOLDER "$U1" >"$D/git_connectors.toml"
-GIT_TOKEN=$TOKEN GIT_USERNAME=deploy rgs-commit -d "$D" --prepare 2>err3
-t_ok "downgraded to http: it was contacted" grep -q "info/refs" s3.log
-t_ok "plain http (downgrade) never receives the token" bash -c "! grep -qF -- '$TOKEN' s3.log && ! grep -q auth=ok s3.log"
+no_token 3 "$U1" s3.log "downgraded to http: it was contacted" "plain http (downgrade) never receives the token"
 
 # --- a plain http URL configured directly (not the loopback 127.0.0.1): no token
 rm -f "$HOME/.gitconfig"; : >s3.log
-D=$RGS_TMP/d4; new_data "$D"
-connector $FOLDER "http://127.0.0.2:$p3/notes.git" >"$D/git_connectors.toml"
-GIT_TOKEN=$TOKEN GIT_USERNAME=deploy rgs-commit -d "$D" --prepare 2>err4
-t_ok "plain http URL: contacted" grep -q "info/refs" s3.log
-t_ok "plain http URL never receives the token" bash -c "! grep -qF -- '$TOKEN' s3.log && ! grep -q auth=ok s3.log"
+no_token 4 "http://127.0.0.2:$p3/notes.git" s3.log "plain http URL: contacted" "plain http URL never receives the token"
 kill "${srv[@]}"; wait "${srv[@]}" 2>/dev/null
 done_testing

@@ -5,6 +5,7 @@
 # --dry-run changes nothing; a push that fails (remote unreachable) makes the
 # exit status non-zero; 0 only when everything synced and was pushed.
 . "$(dirname "$0")/../lib.sh"
+. "$RGS_ROOT/tests/standin/lib.sh"
 cd "$RGS_TMP"
 R=3a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d
 F=4b2c3d4e-5f6a-4b7c-8d9e-0f1a2b3c4d5e
@@ -16,13 +17,11 @@ mkdir -p "$vault/Teams" "$vault/Attachments"
 cp "$VAULT/Startseite.md" "$VAULT/Hilfe und Support.md" "$vault/"
 cp "$(find "$VAULT/Teams" -name '*.md' | head -1)" "$vault/Teams/"
 cp "$VAULT/Attachments/Engelbart.jpg" "$vault/Attachments/"
-node "$RGS_ROOT/tests/standin/standin.js" --vault "$vault" --relay "$R" --folder "$F" --token "$TOKEN" \
-  >"$RGS_TMP/standin.ready" 2>"$RGS_TMP/standin.log" &
-standin=$!
-trap 'kill $standin 2>/dev/null; wait 2>/dev/null; _t_cleanup' EXIT
-for ((i = 0; i < 200; i++)); do [ -s "$RGS_TMP/standin.ready" ] && break; sleep 0.05; done
+SI_PID=
+trap 'kill $SI_PID 2>/dev/null; wait 2>/dev/null; _t_cleanup' EXIT
+standin_start standin --vault "$vault" --relay "$R" --folder "$F" --token "$TOKEN"
 export RELAY_SERVER_URL RELAY_SERVER_API_KEY=$TOKEN RGS_CANVAS_FORMAT=obsidian
-RELAY_SERVER_URL=$(jq -r .url "$RGS_TMP/standin.ready")
+RELAY_SERVER_URL=${SI_URL:-}
 unset SSH_PRIVATE_KEY WEBHOOK_SECRET
 curl -fsS --max-time 30 -H 'Content-Type: application/json' --data "$(jq -cn --arg d "$RGS_TMP/expected" '{dir:$d}')" \
   "$RELAY_SERVER_URL/_control/export" >/dev/null

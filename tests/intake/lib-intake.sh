@@ -9,17 +9,25 @@ body() {
     "${2:-evt_V1StGXR8Z5jdHi6B2myT4}" "${1:-$DOC_ID}"
 }
 
-# start_accept DATA_DIR [rgs-verify options...]: rgs-accept on a port of its
-# choosing in front of rgs-verify; sets ACCEPT_PID and PORT.  The secret
-# comes from $WEBHOOK_SECRET in the environment.
-start_accept() {
+# accept_on DATA_DIR [rgs-accept options...] [-- rgs-verify options...]:
+# rgs-accept on a port of its choosing in front of rgs-verify; sets
+# ACCEPT_PID and PORT (returns 1 when no port is printed within 10 s).  The
+# secret comes from $WEBHOOK_SECRET in the environment.
+accept_on() {
   local dd=$1; shift
-  local pf=$RGS_TMP/port.$RANDOM
-  RELAY_GIT_DATA_DIR=$dd rgs-accept -c 64 127.0.0.1 0 rgs-verify "$@" >"$pf" 2>>"$RGS_TMP/server.log" &
+  local a=() pf=$RGS_TMP/port.$RANDOM
+  while [ $# -gt 0 ] && [ "$1" != -- ]; do a+=("$1"); shift; done
+  [ $# -gt 0 ] && shift
+  RELAY_GIT_DATA_DIR=$dd rgs-accept "${a[@]}" 127.0.0.1 0 rgs-verify "$@" >"$pf" 2>>"$RGS_TMP/server.log" &
   ACCEPT_PID=$!
   local i=0
   while [ ! -s "$pf" ]; do i=$((i+1)); [ $i -gt 200 ] && return 1; sleep 0.05; done
   PORT=$(head -1 "$pf")
+}
+# start_accept DATA_DIR [rgs-verify options...]: accept_on with -c 64
+start_accept() {
+  local dd=$1; shift
+  accept_on "$dd" -c 64 -- "$@"
 }
 
 # start_socat DATA_DIR [rgs-verify options...]: socat in front of rgs-verify,
@@ -47,6 +55,18 @@ spool_records() {
 }
 # spooled DATA_DIR: how many records wait in the spool
 spooled() { spool_records "$1" | wc -l; }
+
+# logged PATTERN [MIN]: wait (up to 5 s) until $RGS_TMP/server.log has at
+# least MIN (default 1) lines matching PATTERN (grep); 1 if it never does
+logged() {
+  local i n
+  for i in $(seq 1 100); do
+    n=$(grep -c -- "$1" "$RGS_TMP/server.log" 2>/dev/null)
+    [ "${n:-0}" -ge "${2:-1}" ] && return 0
+    sleep 0.05
+  done
+  return 1
+}
 
 # status_of CURL_ARGS...: the HTTP status curl gets (000 on failure)
 status_of() { curl -s -o /dev/null -w '%{http_code}' --max-time 20 "$@"; }

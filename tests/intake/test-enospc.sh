@@ -54,7 +54,6 @@ ls -A "$sp/new" "$sp/tmp" 2>/dev/null | grep -v ':$' | grep -v '^$' >"$RGS_TMP/f
 t_is "disk full: 503 with the JSON error body" "$(post "$RGS_TMP/b2")" \
   '{"error":"Service unavailable: the event could not be stored"} 503'
 # rgs-verify logs the request after answering it: give it a moment
-logged() { local i; for i in $(seq 1 100); do grep -q "$1" "$RGS_TMP/server.log" && return 0; sleep 0.05; done; return 1; }
 t_ok "the log says why (No space left on device)" logged "POST /webhooks 503 .*No space left on device"
 t_diff "the batch log is byte for byte as before (no half-written record)" "$sp/log/current" "$RGS_TMP/log.before"
 ls -A "$sp/new" "$sp/tmp" 2>/dev/null | grep -v ':$' | grep -v '^$' >"$RGS_TMP/files.after"

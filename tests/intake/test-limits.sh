@@ -13,23 +13,12 @@
 SECRET=s3cret-$RANDOM
 export WEBHOOK_SECRET=$SECRET
 hook() { curl -s -o /dev/null -w '%{http_code}' --max-time 5 -H "Authorization: Bearer $SECRET" -d "$(body)" "$@"; }
-# accept_on DATA_DIR [rgs-accept options] -- [rgs-verify options]: like start_accept
-accept_on() {
-  local dd=$1; shift
-  local a=() pf=$RGS_TMP/port.$RANDOM
-  while [ $# -gt 0 ] && [ "$1" != -- ]; do a+=("$1"); shift; done
-  [ $# -gt 0 ] && shift
-  RELAY_GIT_DATA_DIR=$dd rgs-accept -v "${a[@]}" 127.0.0.1 0 rgs-verify "$@" >"$pf" 2>>"$RGS_TMP/server.log" &
-  ACCEPT_PID=$!
-  local i=0; while [ ! -s "$pf" ]; do i=$((i+1)); [ $i -gt 200 ] && return 1; sleep 0.05; done
-  PORT=$(head -1 "$pf")
-}
 stop_accept() { kill "$ACCEPT_PID" 2>/dev/null; wait "$ACCEPT_PID" 2>/dev/null; }
 # connects URL...: how many connections curl opened for the requests
 connects() { curl -s -o /dev/null -o /dev/null -o /dev/null -o /dev/null -o /dev/null -w '%{num_connects}\n' "$@" | paste -sd+ | bc; }
 
 # --- per connection: requests and lifetime (rgs-verify) ---------------------------
-accept_on "$RGS_TMP/a" -- --max-requests 3
+accept_on "$RGS_TMP/a" -v -- --max-requests 3
 u=http://127.0.0.1:$PORT/health
 t_is "--max-requests 3: five requests need two connections" "$(connects "$u" "$u" "$u" "$u" "$u")" 2
 printf 'GET /health HTTP/1.1\r\nHost: x\r\n\r\nGET /health HTTP/1.1\r\nHost: x\r\n\r\nGET /health HTTP/1.1\r\nHost: x\r\n\r\nGET /health HTTP/1.1\r\nHost: x\r\n\r\n' |
@@ -39,7 +28,7 @@ t_is "--max-requests 3: the third says Connection: close" \
   "$(grep -a '^Connection:' "$RGS_TMP/three" | tr -d '\r' | paste -sd,)" "Connection: keep-alive,Connection: keep-alive,Connection: close"
 stop_accept
 
-accept_on "$RGS_TMP/a" -- --max-lifetime 1 --idle-timeout 60
+accept_on "$RGS_TMP/a" -v -- --max-lifetime 1 --idle-timeout 60
 exec 3<>/dev/tcp/127.0.0.1/"$PORT"
 printf 'GET /health HTTP/1.1\r\nHost: x\r\n\r\n' >&3
 st=0; timeout 10 cat <&3 >"$RGS_TMP/life" || st=$?
@@ -83,7 +72,7 @@ t_status "bad --max-per-peer: exit 100" 100 sh -c 'rgs-accept -p x 127.0.0.1 0 t
 
 # --- near the limit: idle keep-alive connections close early -----------------------------------------------
 # -c 4: busy from 3 connections (3/4); idle timeout 60 s, busy idle 1 s (default)
-accept_on "$RGS_TMP/b" -c 4 -- --idle-timeout 60
+accept_on "$RGS_TMP/b" -v -c 4 -- --idle-timeout 60
 for fd in 4 5; do
   eval "exec $fd<>/dev/tcp/127.0.0.1/$PORT"
   printf 'GET /health HTTP/1.1\r\nHost: x\r\n\r\n' >&$fd
@@ -104,7 +93,7 @@ t_status "bad --busy-at: exit 100" 100 sh -c 'rgs-accept -B -1 127.0.0.1 0 true 
 # shedding is at work): the hog's 8 connections ask GET /health every
 # 200 ms and reconnect when closed.  Before the fix they held every slot
 # for ever and the webhook timed out.
-accept_on "$RGS_TMP/c" -c 8
+accept_on "$RGS_TMP/c" -v -c 8
 node "$RGS_ROOT/tests/intake/hog-client.js" "$PORT" 8 200 8 >"$RGS_TMP/hog1" &
 hog=$!
 sleep 2
@@ -116,7 +105,7 @@ stop_accept
 t_is "both webhooks spooled" "$(spooled "$RGS_TMP/c")" 2
 
 # the default per-peer limit: one address gets at most 4 of 8 slots here
-accept_on "$RGS_TMP/d" -c 8 -p 4
+accept_on "$RGS_TMP/d" -v -c 8 -p 4
 node "$RGS_ROOT/tests/intake/hog-client.js" "$PORT" 8 200 6 >"$RGS_TMP/hog2" &
 hog=$!
 sleep 2

@@ -9,12 +9,6 @@
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/wt-lib.sh"
 cases=$RGS_ROOT/tests/plan/cases
-list_sha() { # FOLDER: "<hex>" or null
-  local sf=$DD/state/$R/shared_folders.json
-  if [ -f "$sf" ] && jq -e --arg f "$1" 'has($f)' "$sf" >/dev/null; then
-    echo "\"$(jq -cS --arg f "$1" '.[$f]' "$sf" | tr -d '\n' | sha256sum | cut -c1-64)\""
-  else echo null; fi
-}
 for in in "$cases"/*.in; do
   name=$(basename "$in" .in)
   DD=$RGS_TMP/$name

@@ -64,6 +64,14 @@ event_rec() { # RESOURCE [USERS_JSON]
   jq -cn --arg r "$R" --arg x "$1" --argjson u "${2:-[]}" \
      '{v:1,type:"event",ref:("ev:"+$r+":"+$x),relay:$r,resource:$x,timestamp:null,users:$u,event_ids:[],count:1,spool:[]}'
 }
+# list_sha FOLDER: "<hex>" (quoted) of shared_folders.json[FOLDER] of relay R
+# in $DD, as jq -cS prints it, or null when none is stored
+list_sha() {
+  local sf=$DD/state/$R/shared_folders.json
+  if [ -f "$sf" ] && jq -e --arg f "$1" 'has($f)' "$sf" >/dev/null; then
+    echo "\"$(jq -cS --arg f "$1" '.[$f]' "$sf" | tr -d '\n' | sha256sum | cut -c1-64)\""
+  else echo null; fi
+}
 sha() { printf '%s' "$1" | sha256sum | cut -c1-64; }
 sha_file() { sha256sum <"$1" | cut -c1-64; }
 

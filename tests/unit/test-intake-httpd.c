@@ -406,6 +406,5 @@ int main(int argc, char **argv)
     test_errors();
     test_lines();
     test_io();
-    printf("1..%d\n", n_test);
-    return n_fail ? 1 : 0;
+    return tap_done();
 }

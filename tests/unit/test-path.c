@@ -355,6 +355,5 @@ int main(void)
     char *cmd = rgs_xasprintf("rm -rf '%s'", dir);
     ok(system(cmd) == 0, "cleanup");
     free(cmd);
-    printf("1..%d\n", n_test);
-    return n_fail ? 1 : 0;
+    return tap_done();
 }

@@ -213,6 +213,5 @@ int main(int argc, char **argv)
     test_redact();
     test_utf8();
     test_records();
-    printf("1..%d\n", n_test);
-    return n_fail ? 1 : 0;
+    return tap_done();
 }

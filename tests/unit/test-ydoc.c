@@ -632,6 +632,5 @@ int main(int argc, char **argv)
         free(files);
         free(dir);
     }
-    printf("1..%d\n", n_test);
-    return n_fail ? 1 : 0;
+    return tap_done();
 }
