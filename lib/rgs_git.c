@@ -72,8 +72,7 @@ static char *url_decode(const char *p, size_t n)
             rgs_buf_putc(&b, p[i]);
         }
     }
-    if (!b.data)
-        rgs_buf_puts(&b, "");
+    rgs_buf_append(&b, "", 0); /* NUL-terminates, also when n == 0 (nothing appended) */
     return rgs_buf_steal(&b, NULL);
 }
 

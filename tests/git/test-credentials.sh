@@ -158,5 +158,27 @@ t_fails "/proc/<pid>/environ: no token" grep -qaF -- "$T1" /proc/$pid6/environ
 t_fails "/proc/<pid>/environ: no key material" grep -qaF -- "$KEYLINE" /proc/$pid6/environ
 exec 7>&-
 wait $pid6
+# --- 2. empty parts of the userinfo (decoded to "", as git does): an empty
+# password is an empty password, an empty user name is no user name
+D=$RGS_TMP/d7; new_data "$D"
+connector $FOLDER "http://$T3:@127.0.0.1:$p3/notes.git" >"$D/git_connectors.toml"
+: >s3.log
+rgs-commit -d "$D" --prepare 2>err7
+t_is "URL 'user:@host': cloned" "$?" 0
+t_ok "URL 'user:@host': the server got the user and an empty password" grep -qxF "GET /notes.git/info/refs?service=git-upload-pack auth=ok cred=$T3:" s3.log
+rgs-commit -d "$D" --check-config 2>chk7
+t_ok "URL 'user:@host': --check-config calls it deprecated" grep -qE "git_connectors.toml:4: url: credentials in the URL .*deprecated" chk7
+t_fails "URL 'user:@host': the token is not shown" grep -qF -- "$T3" chk7 err7
+D=$RGS_TMP/d8; new_data "$D"
+connector $FOLDER "http://@127.0.0.1:$p1/notes.git" >"$D/git_connectors.toml"
+: >s1.log
+env GIT_TOKEN=$T1 GIT_USERNAME=deploy rgs-commit -d "$D" --prepare 2>err8
+t_is "URL '@host' (empty user name) with GIT_USERNAME/GIT_TOKEN: cloned" "$?" 0
+t_ok "URL '@host': the server got GIT_USERNAME and GIT_TOKEN" grep -qF "auth=ok cred=deploy:$T1" s1.log
+t_is "URL '@host': .git/config without the '@'" "$(git -C "$(repo_of "$D")" config remote.origin.url)" "$U1"
+env GIT_TOKEN=$T1 rgs-commit -d "$D" --check-config 2>chk8
+t_ok "URL '@host': --check-config calls it deprecated, shows the URL without '@'" \
+  grep -qF "url: credentials in the URL (http://127.0.0.1:$p1/notes.git) are deprecated" chk8
+
 kill ${srv[*]} 2>/dev/null; wait ${srv[*]} 2>/dev/null
 done_testing
