@@ -231,6 +231,7 @@ static bool load_connector(ctx *c, const rgs_toml *t, rgs_connector *k)
             cerr(c, rgs_toml_get_line(t, ids[i]), ids[i], "'%s' is not a UUID", s);
         free(s);
     }
+    k->url_line = rgs_toml_get_line(t, "url");
     if (get_str(c, t, "url", "url", &k->url)) {
         const char *why;
         if (!k->url) {

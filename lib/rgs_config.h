@@ -23,6 +23,7 @@ typedef struct {
     bool owns_prefix;    /* owns_prefix = true: the sync may delete files under
                             the prefix that it did not write (default false) */
     unsigned line;       /* line of the [[git_connector]] header, for messages */
+    unsigned url_line;   /* line of its url key, for messages (0: no url key) */
 } rgs_connector;
 
 /* One entry of the [authors] table: Relay user id -> Git identity. */

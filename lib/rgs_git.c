@@ -172,12 +172,18 @@ char *rgs_git_token_var(const char *base, const char *host)
     return v;
 }
 
-static const char *secret_get(const rgs_git_ctx *c, const char *name)
+static const rgs_git_secret *secret_get(const rgs_git_ctx *c, const char *name)
 {
     for (size_t i = 0; i < c->n_secrets; i++)
         if (!strcmp(c->secrets[i].name, name))
-            return c->secrets[i].value;
+            return &c->secrets[i];
     return NULL;
+}
+
+static const char *secret_value(const rgs_git_ctx *c, const char *name)
+{
+    const rgs_git_secret *s = secret_get(c, name);
+    return s ? s->value : NULL;
 }
 
 /* plain http only to the loopback interface, which never leaves the machine */
@@ -203,14 +209,14 @@ bool rgs_git_credentials(const rgs_git_ctx *c, const rgs_git_remote *remote, con
     char *tv = rgs_git_token_var("GIT_TOKEN", remote->host);
     char *uv = rgs_git_token_var("GIT_USERNAME", remote->host);
     const char *pw = NULL, *src = NULL;
+    const rgs_git_secret *s;
     if (remote->password) {
         pw = remote->password;
         src = "url";
-    } else if ((pw = secret_get(c, tv))) {
-        for (size_t i = 0; i < c->n_secrets; i++)
-            if (!strcmp(c->secrets[i].name, tv))
-                src = c->secrets[i].name;
-    } else if ((pw = secret_get(c, "GIT_TOKEN"))) {
+    } else if ((s = secret_get(c, tv))) {
+        pw = s->value;
+        src = s->name;
+    } else if ((pw = secret_value(c, "GIT_TOKEN"))) {
         src = "GIT_TOKEN";
     } else if (remote->username) {
         pw = "";
@@ -218,9 +224,9 @@ bool rgs_git_credentials(const rgs_git_ctx *c, const rgs_git_remote *remote, con
     }
     const char *u = remote->username;
     if (!u)
-        u = secret_get(c, uv);
+        u = secret_value(c, uv);
     if (!u)
-        u = secret_get(c, "GIT_USERNAME");
+        u = secret_value(c, "GIT_USERNAME");
     if (!u)
         u = "x-access-token";
     free(tv);
@@ -367,11 +373,10 @@ void rgs_git_take_secrets(rgs_git_ctx *c)
 
 /* the key file an older version (and the original service, relay.md
  * §5.12) kept on the data volume: removed once SSH_PRIVATE_KEY is given */
-static void remove_legacy_key(const char *sshdir, bool given, bool dry_run)
+static void remove_legacy_key(const char *sshdir, const char *f, bool given, bool dry_run)
 {
     char *old = rgs_xasprintf("%s/git_sync_key", sshdir);
     struct stat st, fst;
-    const char *f = env_or_null("SSH_PRIVATE_KEY_FILE");
     if (lstat(old, &st) == 0) {
         if (f && stat(f, &fst) == 0 && fst.st_dev == st.st_dev && fst.st_ino == st.st_ino) {
             /* the operator's own key file: used in place when SSH_PRIVATE_KEY is unset */
@@ -410,6 +415,9 @@ int rgs_git_ctx_init(rgs_git_ctx *c, const char *data_dir, const rgs_config *cfg
     c->stall = stall > 0 ? stall : RGS_GIT_STALL_DEFAULT;
     if (c->stall > c->timeout)
         c->stall = c->timeout;
+    c->stall_s = (int)(c->stall + 0.999);
+    if (c->stall_s < 1)
+        c->stall_s = 1;
     c->local_timeout = 300;
 
     rgs_git_take_secrets(c);
@@ -420,18 +428,18 @@ int rgs_git_ctx_init(rgs_git_ctx *c, const char *data_dir, const rgs_config *cfg
     if (swept)
         rgs_info("removed %d private copies of the deploy key left by killed rgs-commit runs", swept);
     char *kv = getenv("SSH_PRIVATE_KEY");
+    const char *keyfile = env_or_null("SSH_PRIVATE_KEY_FILE");
     if (kv && *kv) {
         const char *path = NULL;
         if (rgs_sshkey_install(kv, "rgs-commit-key", &path) < 0)
             rc = -1;
         else
             c->key_path = rgs_xstrdup(path);
-        remove_legacy_key(sshdir, true, dry_run);
+        remove_legacy_key(sshdir, keyfile, true, dry_run);
     } else {
-        const char *f = env_or_null("SSH_PRIVATE_KEY_FILE");
-        if (f)
-            c->key_path = rgs_xstrdup(f);
-        remove_legacy_key(sshdir, false, dry_run);
+        if (keyfile)
+            c->key_path = rgs_xstrdup(keyfile);
+        remove_legacy_key(sshdir, keyfile, false, dry_run);
     }
     if (kv) {
         explicit_bzero(kv, strlen(kv));
@@ -488,9 +496,7 @@ int rgs_git_ctx_init(rgs_git_ctx *c, const char *data_dir, const rgs_config *cfg
      * exchange (ssh_config(5)), then a server that stops answering is
      * dropped after ServerAliveCountMax unanswered keepalives sent every
      * ServerAliveInterval seconds */
-    int st = (int)(c->stall + 0.999);
-    if (st < 1)
-        st = 1;
+    int st = c->stall_s;
     rgs_buf_printf(&cmd,
                    " -o StrictHostKeyChecking=%s -o BatchMode=yes -o PasswordAuthentication=no"
                    " -o KbdInteractiveAuthentication=no -o ConnectTimeout=%d"
@@ -652,7 +658,7 @@ static int run_git(const rgs_git_ctx *c, const char *cwd, const rgs_git_remote *
      * (git(1) GIT_HTTP_LOW_SPEED_LIMIT, GIT_HTTP_LOW_SPEED_TIME; libcurl
      * CURLOPT_LOW_SPEED_LIMIT/_TIME) */
     envp[k++] = rgs_xstrdup("GIT_HTTP_LOW_SPEED_LIMIT=1000");
-    envp[k++] = rgs_xasprintf("GIT_HTTP_LOW_SPEED_TIME=%d", c->stall >= 1 ? (int)(c->stall + 0.999) : 1);
+    envp[k++] = rgs_xasprintf("GIT_HTTP_LOW_SPEED_TIME=%d", c->stall_s);
     if (c->ssh_command) {
         envp[k++] = rgs_xasprintf("GIT_SSH_COMMAND=%s", c->ssh_command);
         envp[k++] = rgs_xstrdup("GIT_SSH_VARIANT=ssh");

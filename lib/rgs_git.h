@@ -64,6 +64,8 @@ typedef struct {
     double timeout;          /* seconds for one network command (ls-remote, clone, fetch, push) */
     double stall;            /* seconds a remote may send nothing before an SSH or
                                 HTTP(S) command gives up (<= timeout) */
+    int stall_s;             /* stall rounded up to whole seconds, at least 1
+                                (ssh ConnectTimeout, GIT_HTTP_LOW_SPEED_TIME) */
     double local_timeout;    /* seconds for one local command (rebase, checkout, ...) */
     rgs_git_secret *secrets; /* the tokens and user names, moved out of the environment */
     size_t n_secrets;

@@ -9,7 +9,6 @@
 #include "rgs_git.h"
 #include "rgs_path.h"
 #include "rgs_record.h"
-#include "rgs_toml.h"
 #include "rgs_util.h"
 
 #include <dirent.h>
@@ -1338,16 +1337,6 @@ static int prepare_all(void)
  * hosts: each of them receives it. */
 static void warn_credentials(void)
 {
-    rgs_buf text = RGS_BUF_INIT;
-    rgs_toml *root = NULL;
-    char perr[300];
-    const rgs_toml *arr = NULL;
-    if (cfg->exists && rgs_read_file(AT_FDCWD, cfg->path, &text, 0) == 0 &&
-        rgs_toml_parse(text.data ? text.data : "", text.len, &root, perr, sizeof perr) == 0)
-        arr = rgs_toml_get(root, "git_connector");
-    if (text.data)
-        explicit_bzero(text.data, text.len);
-    rgs_buf_free(&text);
     rgs_git_ctx creds; /* only the credentials: no key written, nothing touched */
     memset(&creds, 0, sizeof creds);
     rgs_git_take_secrets(&creds);
@@ -1355,10 +1344,7 @@ static void warn_credentials(void)
     size_t n_shared = 0;
     for (size_t i = 0; i < cfg->n_connectors; i++) {
         const rgs_connector *k = &cfg->connectors[i];
-        unsigned line = k->line;
-        for (size_t j = 0; arr && arr->type == RGS_TOML_ARRAY && j < arr->n; j++)
-            if (arr->items[j]->line == k->line && rgs_toml_get_line(arr->items[j], "url"))
-                line = rgs_toml_get_line(arr->items[j], "url");
+        unsigned line = k->url_line ? k->url_line : k->line;
         rgs_git_remote rm;
         rgs_git_remote_parse(k->url, &rm);
         if (rm.had_userinfo && rm.protocol) {
@@ -1401,7 +1387,6 @@ static void warn_credentials(void)
         free(shared[j]);
     free(shared);
     rgs_git_ctx_free(&creds);
-    rgs_toml_free(root);
 }
 
 /* ---- input ---- */
@@ -1519,17 +1504,6 @@ static int filter(void)
 
 /* ---- main ---- */
 
-/* the configuration's URLs may hold credentials: overwritten before the
- * memory goes back to the allocator */
-static void config_free_scrubbed(void)
-{
-    for (size_t i = 0; cfg && i < cfg->n_connectors; i++)
-        if (cfg->connectors[i].url)
-            explicit_bzero(cfg->connectors[i].url, strlen(cfg->connectors[i].url));
-    rgs_config_free(cfg);
-    cfg = NULL;
-}
-
 static void usage(FILE *f)
 {
     fputs("usage: rgs-commit [-v] [-q] [-n] [-d DATA_DIR] [--git-config-file FILE]\n"
@@ -1639,7 +1613,8 @@ int main(int argc, char **argv)
             rgs_info("configuration '%s': %zu connectors, %zu authors", cfg->path, cfg->n_connectors,
                      cfg->n_authors);
         warn_credentials();
-        config_free_scrubbed();
+        rgs_config_free(cfg); /* overwrites the URLs (credentials) before freeing */
+        cfg = NULL;
         free(abs_dd);
         return RGS_EX_OK;
     }
@@ -1662,7 +1637,8 @@ int main(int argc, char **argv)
     free(held);
     json_decref(pstate);
     rgs_git_ctx_free(&gctx);
-    config_free_scrubbed();
+    rgs_config_free(cfg);
+    cfg = NULL;
     git_libgit2_shutdown();
     free(abs_dd);
     return status_worst;
