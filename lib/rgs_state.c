@@ -3,6 +3,7 @@
  * document index and the pending changes that keep a batch of one note
  * independent of the folder's size. */
 #include "rgs_state.h"
+#include "rgs_crypto.h"
 #include "rgs_util.h"
 
 #include <dirent.h>
@@ -240,6 +241,16 @@ static int pending_read(rgs_state *s, int dfd, const char *doc, json_t **out)
     return 1;
 }
 
+static json_t *sub_object(json_t *parent, const char *key, bool create)
+{
+    json_t *o = json_object_get(parent, key);
+    if (!o && create) {
+        o = json_object();
+        json_object_set_new(parent, key, o);
+    }
+    return o;
+}
+
 /* Apply a pending record to complete documents. */
 static void pending_apply(json_t *doc[F_N], const char *id, json_t *p)
 {
@@ -251,11 +262,7 @@ static void pending_apply(json_t *doc[F_N], const char *id, json_t *p)
     json_array_foreach(json_object_get(p, "local"), i, a)
     {
         const char *f = json_string_value(json_object_get(a, "folder"));
-        json_t *paths = json_object_get(doc[F_LOCAL], f);
-        if (!paths) {
-            paths = json_object();
-            json_object_set_new(doc[F_LOCAL], f, paths);
-        }
+        json_t *paths = sub_object(doc[F_LOCAL], f, true);
         json_object_set(paths, json_string_value(json_object_get(a, "vpath")),
                         json_object_get(a, "entry"));
     }
@@ -264,6 +271,20 @@ static void pending_apply(json_t *doc[F_N], const char *id, json_t *p)
 static int cmp_str(const void *a, const void *b)
 {
     return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The keys of object o, sorted by strcmp; *n gets their count.  The array
+ * (never NULL, free it) points into o's keys: valid while o is unchanged. */
+static const char **sorted_keys(json_t *o, size_t *n)
+{
+    *n = json_object_size(o);
+    const char **keys = rgs_xcalloc(*n ? *n : 1, sizeof *keys);
+    size_t i = 0;
+    const char *k;
+    json_t *v;
+    json_object_foreach(o, k, v) keys[i++] = k;
+    qsort(keys, *n, sizeof *keys, cmp_str);
+    return keys;
 }
 
 /* The pending documents on disk, sorted (array of ids; empty when none).
@@ -472,18 +493,14 @@ static int index_write(rgs_state *s, int dfd)
         if (strlen(k) == 36 && rgs_uuid_norm(k, 36, norm) && !strcmp(norm, k))
             json_object_set(ids, k, json_true());
     }
-    size_t n = json_object_size(ids), i = 0;
-    const char **keys = rgs_xcalloc(n ? n : 1, sizeof *keys);
-    json_object_foreach(ids, k, v) keys[i++] = k;
-    qsort(keys, n, sizeof *keys, cmp_str);
+    size_t n, i;
+    const char **keys = sorted_keys(ids, &n);
     rgs_buf b = RGS_BUF_INIT;
     json_t *h = json_pack("{sis[sss]s[]}", "rgs_doc_index", 1, "files", stamps[0], stamps[1],
                           stamps[2], "folders");
     {
-        size_t nf = json_object_size(s->doc[F_FOLDERS]), j = 0;
-        const char **fk = rgs_xcalloc(nf ? nf : 1, sizeof *fk);
-        json_object_foreach(s->doc[F_FOLDERS], k, v) fk[j++] = k;
-        qsort(fk, nf, sizeof *fk, cmp_str);
+        size_t nf, j;
+        const char **fk = sorted_keys(s->doc[F_FOLDERS], &nf);
         for (j = 0; j < nf; j++)
             json_array_append_new(json_object_get(h, "folders"), json_string(fk[j]));
         free(fk);
@@ -811,16 +828,6 @@ json_t *rgs_state_local_state(rgs_state *s)
 }
 const char *rgs_state_relay(const rgs_state *s) { return s->relay; }
 
-static json_t *sub_object(json_t *parent, const char *key, bool create)
-{
-    json_t *o = json_object_get(parent, key);
-    if (!o && create) {
-        o = json_object();
-        json_object_set_new(parent, key, o);
-    }
-    return o;
-}
-
 json_t *rgs_state_folder_meta(rgs_state *s, const char *folder, bool create)
 {
     need_full(s);
@@ -833,6 +840,13 @@ json_t *rgs_state_folder_local(rgs_state *s, const char *folder, bool create)
     return sub_object(s->doc[F_LOCAL], folder, create);
 }
 
+void rgs_state_list_sha256(const json_t *list, char out[65])
+{
+    char *txt = json_dumps(list, JSON_COMPACT | JSON_SORT_KEYS);
+    rgs_sha256_hex(txt ? txt : "", txt ? strlen(txt) : 0, out);
+    free(txt);
+}
+
 void rgs_state_changed(rgs_state *s)
 {
     json_decref(s->index);
@@ -843,19 +857,12 @@ static void build_index(rgs_state *s)
 {
     s->index = json_object();
     /* Deterministic: folders and paths in sorted order, the first wins. */
-    size_t nf = json_object_size(s->doc[F_FOLDERS]);
-    const char **folders = rgs_xcalloc(nf ? nf : 1, sizeof *folders);
-    size_t i = 0;
-    const char *k;
-    json_t *v;
-    json_object_foreach(s->doc[F_FOLDERS], k, v) folders[i++] = k;
-    qsort(folders, nf, sizeof *folders, cmp_str);
+    size_t nf, i;
+    const char **folders = sorted_keys(s->doc[F_FOLDERS], &nf);
     for (i = 0; i < nf; i++) {
         json_t *paths = json_object_get(s->doc[F_FOLDERS], folders[i]);
-        size_t np = json_object_size(paths), j = 0;
-        const char **keys = rgs_xcalloc(np ? np : 1, sizeof *keys);
-        json_object_foreach(paths, k, v) keys[j++] = k;
-        qsort(keys, np, sizeof *keys, cmp_str);
+        size_t np, j;
+        const char **keys = sorted_keys(paths, &np);
         for (j = 0; j < np; j++) {
             json_t *meta = json_object_get(paths, keys[j]);
             const char *id = json_string_value(json_object_get(meta, "id"));

@@ -163,6 +163,18 @@ json_t *rgs_state_folder_meta(rgs_state *s, const char *folder, bool create);
 json_t *rgs_state_folder_local(rgs_state *s, const char *folder, bool create);
 void rgs_state_changed(rgs_state *s);
 
+/* rgs_state_list_sha256: pre.list_sha256 of a filemeta op (rgs-records(5)
+ * op "pre"): the SHA-256 (FIPS 180-4) of `list` (a stored file list,
+ * shared_folders.json[folder], the JSON object borrowed from the caller)
+ * serialized by jansson JSON_COMPACT|JSON_SORT_KEYS (as jq -cS prints it),
+ * written to `out` as 64 lower-case hex digits and a NUL.  rgs-plan
+ * computes it over the list it compared against, rgs-apply over the list
+ * it holds: both use this function so they agree byte for byte.  `list`
+ * must not be NULL (a missing list is the JSON null of the record, decided
+ * by the caller).  If jansson cannot serialize it (out of memory) the hash
+ * is that of the empty string.  No errors; needs the crypto module. */
+void rgs_state_list_sha256(const json_t *list, char out[65]);
+
 /* rgs_state_save: for a full handle: write the files whose bytes differ
  * from what was loaded (a file written by the original service is
  * rewritten once, in this format, the first time it is saved; serialised

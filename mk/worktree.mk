@@ -1,8 +1,8 @@
 # Work-tree area: rgs-queue, rgs-plan, rgs-apply, the state files and the
 # path checks.
 UNITS += test-state
-test-state_LIBS := util state
-test-state_PKGS := jansson
+test-state_LIBS := util state crypto
+test-state_PKGS := jansson libcrypto
 
 UNITS += test-path
 test-path_LIBS := util path

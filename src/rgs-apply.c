@@ -370,6 +370,15 @@ static bool vpath_ok(const char *vpath)
            rgs_path_check(vpath, strlen(vpath), RGS_PATH_VPATH, NULL, NULL, NULL, 0) == 0;
 }
 
+/* The state cannot be read: op fails (temporarily), and so do the
+ * group's other ops, at once, without reading it again. */
+static void state_unreadable(const json_t *op)
+{
+    add_failed(op, true, "state of relay %s cannot be read", G.relay);
+    if (!G.error)
+        G.error = rgs_xasprintf("state of relay %s cannot be read", G.relay);
+}
+
 /* The complete state, for an op that changes more than a note's content.
  * False (the op failed, temporarily) when it cannot be read. */
 static bool state_full(const json_t *op)
@@ -377,9 +386,7 @@ static bool state_full(const json_t *op)
     if (rgs_state_is_full(G.st))
         return true;
     if (rgs_state_full(G.st) < 0) {
-        add_failed(op, true, "state of relay %s cannot be read", G.relay);
-        if (!G.error) /* the group's other ops fail at once, without reading it again */
-            G.error = rgs_xasprintf("state of relay %s cannot be read", G.relay);
+        state_unreadable(op);
         return false;
     }
     G.dirty = true; /* pending changes folded in, index to bring up to date */
@@ -457,7 +464,16 @@ static int op_bytes(const json_t *op, rgs_buf *bytes, char sha[65], char *why, s
     return 0;
 }
 
-static void do_write(json_t *op, const char *path, const char *vpath, const char *staged)
+/* A write's bytes staged by run_ops before the group's ops run: the
+ * staged file's name in G.staging (empty: not staged, do_write reads the
+ * bytes itself), their sha256 and Git blob id (hex). */
+typedef struct {
+    char name[64];
+    char sha[65];
+    char blob[41];
+} staged_t;
+
+static void do_write(json_t *op, const char *path, const char *vpath, const staged_t *st)
 {
     const char *doc = rgs_rec_uuid(op, "doc");
     const char *kind = rgs_rec_str(op, "kind");
@@ -466,13 +482,21 @@ static void do_write(json_t *op, const char *path, const char *vpath, const char
         add_failed(op, false, "write op without doc, kind, vpath or pre.sha256");
         return;
     }
+    /* staged: the bytes were read, checked and hashed by run_ops; they are
+     * read again only if the staged file cannot be renamed into place */
+    const char *staged = st && st->name[0] ? st->name : NULL;
     rgs_buf bytes = RGS_BUF_INIT;
-    char sha[65], why[200];
+    char sha[65], newblob[41], why[200];
     bool temporary;
-    if (op_bytes(op, &bytes, sha, why, sizeof why, &temporary) < 0) {
+    if (staged) {
+        memcpy(sha, st->sha, sizeof sha);
+        memcpy(newblob, st->blob, sizeof newblob);
+    } else if (op_bytes(op, &bytes, sha, why, sizeof why, &temporary) < 0) {
         rgs_buf_free(&bytes);
         add_failed(op, temporary, "%s", why);
         return;
+    } else {
+        rgs_git_blob_hex(bytes.data, bytes.len, newblob);
     }
     /* the state must be able to take the change before the file changes:
      * a note rewritten in place stays lazy, anything else loads it all */
@@ -480,16 +504,12 @@ static void do_write(json_t *op, const char *path, const char *vpath, const char
         bool was_full = rgs_state_is_full(G.st);
         if (rgs_state_doc_prepare(G.st, doc, G.folder, vpath, state_type(kind)) < 0) {
             rgs_buf_free(&bytes);
-            add_failed(op, true, "state of relay %s cannot be read", G.relay);
-            if (!G.error)
-                G.error = rgs_xasprintf("state of relay %s cannot be read", G.relay);
+            state_unreadable(op);
             return;
         }
         if (!was_full && rgs_state_is_full(G.st))
             G.dirty = true;
     }
-    char newblob[41];
-    rgs_git_blob_hex(bytes.data, bytes.len, newblob);
     cur_t c;
     current(path, &c);
     if (c.kind == F_OBSTACLE || c.kind == F_ERROR) {
@@ -511,8 +531,15 @@ static void do_write(json_t *op, const char *path, const char *vpath, const char
             if (mode == 0644 || fchmodat(G.staging, staged, mode, 0) == 0)
                 rc = rgs_path_install(G.root, path, G.staging, staged, RGS_PATH_DEFER_DIRSYNC,
                                       &created);
-            if (rc < 0 && errno == EXDEV)
+            if (rc < 0 && errno == EXDEV) {
+                char sha2[65];
+                if (op_bytes(op, &bytes, sha2, why, sizeof why, &temporary) < 0) {
+                    rgs_buf_free(&bytes);
+                    add_failed(op, temporary, "%s", why);
+                    return;
+                }
                 rc = rgs_path_write(G.root, path, bytes.data, bytes.len, mode, &created);
+            }
         } else {
             rc = rgs_path_write_staged(G.root, path, G.staging, bytes.data, bytes.len, mode,
                                        RGS_PATH_DEFER_DIRSYNC, &created);
@@ -680,7 +707,8 @@ static void do_rmdir(json_t *op, const char *path)
 
 /* pre.list_sha256 of a filemeta op: the SHA-256 of the stored file list
  * (shared_folders.json[folder] serialized by jansson compact with sorted
- * keys, as rgs-plan's list_pre computes it), or null when none is stored. */
+ * keys: rgs_state_list_sha256, as rgs-plan's list_pre), or null when none
+ * is stored. */
 static bool list_matches(const json_t *stored, const json_t *want)
 {
     if (!stored)
@@ -688,10 +716,8 @@ static bool list_matches(const json_t *stored, const json_t *want)
     const char *w = json_string_value(want);
     if (!w)
         return false;
-    char *txt = json_dumps(stored, JSON_COMPACT | JSON_SORT_KEYS);
     char h[65];
-    rgs_sha256_hex(txt ? txt : "", txt ? strlen(txt) : 0, h);
-    free(txt);
+    rgs_state_list_sha256(stored, h);
     return !strcmp(h, w);
 }
 
@@ -724,7 +750,7 @@ static void do_filemeta(json_t *op)
     G.dirty = true;
 }
 
-static void apply_one(json_t *op, const char *staged)
+static void apply_one(json_t *op, const staged_t *staged)
 {
     const char *kind = rgs_rec_str(op, "op");
     if (dry_run && strcmp(kind, "filemeta")) {
@@ -772,7 +798,7 @@ static void run_ops(void)
     size_t n = json_array_size(G.ops);
     if (!n)
         return;
-    char (*staged)[64] = rgs_xcalloc(n, sizeof *staged);
+    staged_t *staged = rgs_xcalloc(n, sizeof *staged);
     if (!dry_run && !G.error) {
         size_t count = 0;
         for (size_t i = 0; i < n; i++) {
@@ -780,29 +806,31 @@ static void run_ops(void)
             if (strcmp(rgs_rec_str(op, "op"), "write"))
                 continue;
             rgs_buf b = RGS_BUF_INIT;
-            char sha[65], why[200];
+            char why[200];
             bool temporary;
-            if (op_bytes(op, &b, sha, why, sizeof why, &temporary) == 0 &&
-                rgs_path_stage(G.staging, b.data, b.len, 0644, staged[i]) == 0)
+            if (op_bytes(op, &b, staged[i].sha, why, sizeof why, &temporary) == 0 &&
+                rgs_path_stage(G.staging, b.data, b.len, 0644, staged[i].name) == 0) {
+                rgs_git_blob_hex(b.data, b.len, staged[i].blob);
                 count++;
-            else
-                staged[i][0] = '\0';
+            } else {
+                staged[i].name[0] = '\0';
+            }
             rgs_buf_free(&b);
         }
         if (count && syncfs(G.staging) < 0) {
             rgs_warn("syncfs: %s; falling back to one fsync per file", strerror(errno));
             for (size_t i = 0; i < n; i++)
-                if (staged[i][0]) {
-                    unlinkat(G.staging, staged[i], 0);
-                    staged[i][0] = '\0';
+                if (staged[i].name[0]) {
+                    unlinkat(G.staging, staged[i].name, 0);
+                    staged[i].name[0] = '\0';
                 }
         }
     }
     for (size_t i = 0; i < n; i++)
-        apply_one(json_array_get(G.ops, i), staged[i][0] ? staged[i] : NULL);
+        apply_one(json_array_get(G.ops, i), &staged[i]);
     for (size_t i = 0; i < n; i++)
-        if (staged[i][0])
-            unlinkat(G.staging, staged[i], 0); /* not installed (failed op) */
+        if (staged[i].name[0])
+            unlinkat(G.staging, staged[i].name, 0); /* not installed (failed op) */
     free(staged);
     json_array_clear(G.ops);
 }

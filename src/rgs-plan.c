@@ -330,16 +330,15 @@ static json_t *pre_obj(const char *sha)
 
 /* pre.list_sha256 of a filemeta op: the SHA-256 of the stored file list
  * the plan compared against (shared_folders.json[folder], serialized by
- * jansson compact with sorted keys), or null when none was stored.
- * rgs-apply computes the same over its state (rgs-records(5) "pre"). */
+ * jansson compact with sorted keys: rgs_state_list_sha256), or null when
+ * none was stored.  rgs-apply computes the same over its state with the
+ * same function (rgs-records(5) "pre"). */
 static json_t *list_pre(const json_t *stored)
 {
     if (!stored)
         return json_pack("{sn}", "list_sha256");
-    char *txt = json_dumps(stored, JSON_COMPACT | JSON_SORT_KEYS);
     char h[65];
-    rgs_sha256_hex(txt ? txt : "", txt ? strlen(txt) : 0, h);
-    free(txt);
+    rgs_state_list_sha256(stored, h);
     return json_pack("{ss}", "list_sha256", h);
 }
 

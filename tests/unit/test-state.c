@@ -32,9 +32,10 @@ static void put(const char *name, const char *text)
     free(p);
 }
 
-static char *get(const char *name)
+/* The bytes of state file `name` of relay `relay`, or NULL when absent. */
+static char *get_in(const char *relay, const char *name)
 {
-    char *p = rgs_xasprintf("%s/state/%s/%s", dir, RELAY, name);
+    char *p = rgs_xasprintf("%s/state/%s/%s", dir, relay, name);
     rgs_buf b = RGS_BUF_INIT;
     int rc = rgs_read_file(AT_FDCWD, p, &b, 0);
     free(p);
@@ -43,6 +44,11 @@ static char *get(const char *name)
         return NULL;
     }
     return rgs_buf_steal(&b, NULL);
+}
+
+static char *get(const char *name)
+{
+    return get_in(RELAY, name);
 }
 
 /* Bytes as the original service writes them: Python json.dump(obj, f, indent=2). */
@@ -249,19 +255,6 @@ static char *docid(int i)
     return rgs_xasprintf("dddddddd-0000-4000-8000-%012d", i);
 }
 
-static char *get2(const char *name)
-{
-    char *p = rgs_xasprintf("%s/state/%s/%s", dir, RELAY2, name);
-    rgs_buf b = RGS_BUF_INIT;
-    int rc = rgs_read_file(AT_FDCWD, p, &b, 0);
-    free(p);
-    if (rc < 0) {
-        rgs_buf_free(&b);
-        return NULL;
-    }
-    return rgs_buf_steal(&b, NULL);
-}
-
 static bool same_str(const char *a, const char *b)
 {
     return (!a && !b) || (a && b && !strcmp(a, b));
@@ -328,7 +321,7 @@ static void test_lazy(void)
     json_object_set_new(fm, "/d1", json_pack("{siss}", "version", 0, "type", "folder"));
     ok(rgs_state_save(w) == 0, "lazy: save a state of 2000 documents");
     rgs_state_free(w);
-    char *idx = get2("doc_index.ndjson");
+    char *idx = get_in(RELAY2, "doc_index.ndjson");
     ok(idx && !strncmp(idx, "{\"rgs_doc_index\":1,", 19), "lazy: the index is written with the files");
     free(idx);
 
@@ -353,7 +346,7 @@ static void test_lazy(void)
     rgs_state_free(lz);
 
     /* a lazy writer: a note rewritten in place goes to pending/ */
-    char *h_before = get2("document_hashes.json"), *l_before = get2("local_state.json");
+    char *h_before = get_in(RELAY2, "document_hashes.json"), *l_before = get_in(RELAY2, "local_state.json");
     rgs_state_open(dir, RELAY2, RGS_STATE_WRITER, &w);
     char *id1 = docid(1);
     const char *vp1 = "/d1/n1 \xc3\xa4.md";
@@ -366,9 +359,9 @@ static void test_lazy(void)
     ok(!rgs_state_is_full(w), "pending: still lazy after the save");
     rgs_state_free(w);
     char *pf = rgs_xasprintf("pending/%s.json", id1);
-    char *pending = get2(pf);
-    char *h_after = get2("document_hashes.json"), *l_after = get2("local_state.json");
-    char *sincef = get2("pending/since");
+    char *pending = get_in(RELAY2, pf);
+    char *h_after = get_in(RELAY2, "document_hashes.json"), *l_after = get_in(RELAY2, "local_state.json");
+    char *sincef = get_in(RELAY2, "pending/since");
     ok(pending && strstr(pending, newh) && sincef, "pending: pending/<doc>.json and pending/since written");
     free(sincef);
     ok(!strcmp(h_before, h_after) && !strcmp(l_before, l_after),
@@ -404,9 +397,9 @@ static void test_lazy(void)
     char *id2 = docid(2);
     ok(rgs_state_doc_prepare(w, id2, FOLDER, "/elsewhere.md", "document") == 0 && rgs_state_is_full(w),
        "compaction: a write to another path loads everything");
-    char *pending2 = get2(pf);
-    h_after = get2("document_hashes.json");
-    sincef = get2("pending/since");
+    char *pending2 = get_in(RELAY2, pf);
+    h_after = get_in(RELAY2, "document_hashes.json");
+    sincef = get_in(RELAY2, "pending/since");
     ok(!pending2 && h_after && strstr(h_after, newh) && !sincef,
        "compaction: the writer's complete load folded pending/ into the files");
     free(h_after);
@@ -494,6 +487,42 @@ static void test_lazy(void)
     rgs_state_free(fl);
 }
 
+/* pre.list_sha256 (rgs-records(5) "pre"): the truth is python3's
+ * json.dumps(separators=(",",":"), sort_keys=True) (the same text as
+ * jq -cS) hashed by hashlib. */
+static void test_list_sha256(void)
+{
+    const char *text = "{\"/b.md\":{\"type\":\"markdown\",\"id\":\"" DOC_B "\"},"
+                       "\"/a/\u00e9 x.md\":{\"version\":0,\"id\":\"" DOC_A "\","
+                       "\"type\":\"file\",\"hash\":null,\"tags\":[\"z\",\"a\"]}}";
+    json_t *list = json_loads(text, 0, NULL);
+    char h[65] = "";
+    rgs_state_list_sha256(list, h);
+    json_decref(list);
+    char *in = rgs_xasprintf("%s/list.json", dir);
+    FILE *f = fopen(in, "w");
+    fputs(text, f);
+    fclose(f);
+    char *cmd = rgs_xasprintf(
+        "python3 -c 'import json,sys,hashlib\n"
+        "o=json.load(open(sys.argv[1]))\n"
+        "t=json.dumps(o,separators=(\",\",\":\"),sort_keys=True,ensure_ascii=False)\n"
+        "print(hashlib.sha256(t.encode()).hexdigest())' '%s'",
+        in);
+    FILE *p = popen(cmd, "r");
+    char want[80] = "";
+    if (p) {
+        if (!fgets(want, sizeof want, p))
+            want[0] = '\0';
+        pclose(p);
+    }
+    want[strcspn(want, "\n")] = '\0';
+    ok(strlen(h) == 64 && !strcmp(h, want), "list_sha256 == sha256 of python3's compact sorted dump");
+    unlink(in);
+    free(in);
+    free(cmd);
+}
+
 int main(void)
 {
     strcpy(dir, "/tmp/rgs-state-XXXXXX");
@@ -511,6 +540,7 @@ int main(void)
     test_original();
     test_bad();
     test_lazy();
+    test_list_sha256();
     char *cmd = rgs_xasprintf("rm -rf '%s'", dir);
     ok(system(cmd) == 0, "cleanup");
     free(cmd);
