@@ -228,6 +228,12 @@ static void group_start(const char *relay, const char *folder)
         return;
     }
     G.root = rgs_path_open_repo(data_dir, relay, folder);
+    if (G.root < 0 && errno == ENOENT && dry_run) {
+        /* before the first sync: the ops are checked against an empty
+         * tree (current() sees every path absent) */
+        rgs_info("folder %s: no local repository yet (first sync): the plan is checked against an empty tree", folder);
+        return;
+    }
     if (G.root < 0) {
         G.error = errno == ENOENT
                       ? rgs_xstrdup("repository not prepared yet (rgs-commit --prepare creates it)")
@@ -286,6 +292,10 @@ typedef struct {
 static void current(const char *path, cur_t *c)
 {
     memset(c, 0, sizeof *c);
+    if (G.root < 0) { /* dry run before the first sync: an empty tree */
+        c->kind = F_ABSENT;
+        return;
+    }
     struct stat st;
     if (rgs_path_lstat(G.root, path, &st) < 0) {
         if (errno == ENOENT) {

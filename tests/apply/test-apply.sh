@@ -109,6 +109,16 @@ t_is "no .git: exit 1" "$st" 1
 t_is "no .git: every op failed temporarily" \
   "$(jq -s -c 'map(select(.type == "failed")) | [length, (map(.temporary) | unique)]' "$RGS_TMP/noprep.out")" "[2,[true]]"
 t_is "no .git: nothing written" "$(ls -A "$DD2/repos/$R/$F")" ""
+# no repository at all (before the first sync), dry run: checked against an
+# empty tree, nothing fails, nothing is created
+DD3=$RGS_TMP/norepo; wt_init "$DD3"; rm -rf "$DD3/repos/$R/$F"
+st=0; { folder_rec true "$(entries "$(e_md /a.md "$(uid 1)")")"; doc_rec "$(uid 1)" A; } | rgs-plan -d "$DD3" |
+  rgs-apply -d "$DD3" -n >"$RGS_TMP/norepo.out" 2>"$RGS_TMP/norepo.err" || st=$?
+t_is "no repository, dry run: exit 0" "$st" 0
+t_is "no repository, dry run: the write is printed, nothing failed" \
+  "$(jq -s -c '[map(select(.type == "op" and .op == "write")) | length, (map(select(.type == "failed")) | length)]' "$RGS_TMP/norepo.out")" "[1,0]"
+t_ok "no repository, dry run: says so" grep -q "no local repository yet" "$RGS_TMP/norepo.err"
+t_fails "no repository, dry run: nothing created" test -e "$DD3/repos/$R/$F"
 git init -q "$DD2/repos/$R/$F"
 mkdir -p "$DD2/locks/$R"
 flock "$DD2/locks/$R/$F.lock" sleep 5 & lockpid=$!
