@@ -23,30 +23,36 @@ round() { # LISTENER N
   wait "$pid" 2>/dev/null
   wait "$client"
   local n_acked; n_acked=$(sort -u "$acked" | wc -l)
-  # what the spool holds: every entry must parse; collect event ids
-  # every line of every spool file (batch logs and single entries); a torn
-  # last line can only come from a request that was never answered
+  # what the spool holds: every line of every spool file (batch logs and
+  # single entries) must be a whole record, except that the writer killed
+  # in the middle of its write(2) (a write crossing a page boundary can be
+  # cut by SIGKILL) leaves one torn line: writers append under an exclusive
+  # lock, so there is at most one, at the very end of a log with no "\n"
+  # after it, and it was never answered (the "in the spool" check below
+  # would catch an acknowledged event whose line is torn).
   node -e '
     const fs = require("fs"), s = process.argv[1] + "/spool";
-    let bad = 0, ids = [];
+    let bad = 0, torn = 0, ids = [];
     for (const sub of ["log", "new", "cur"]) {
       const d = s + "/" + sub;
       for (const f of fs.existsSync(d) ? fs.readdirSync(d) : []) {
         if (f.endsWith(".done") || f.endsWith(".reason")) continue;
-        for (const line of fs.readFileSync(d + "/" + f, "utf8").split("\n")) {
-          if (!line) continue;
+        const lines = fs.readFileSync(d + "/" + f, "utf8").split("\n");
+        lines.forEach((line, i) => {
+          if (!line) return;
           try { const r = JSON.parse(line); if (r.type !== "webhook") throw 0; ids.push(r.event_id); }
-          catch { bad++; }
-        }
+          catch { if (i === lines.length - 1 && sub === "log" && line.startsWith("{")) torn++; else bad++; }
+        });
       }
     }
     fs.writeFileSync(process.argv[2], ids.join("\n") + "\n");
-    console.log(bad);' "$dd" "$RGS_TMP/spooled" >"$RGS_TMP/bad"
-  local bad; bad=$(cat "$RGS_TMP/bad")
+    console.log(bad, torn);' "$dd" "$RGS_TMP/spooled" >"$RGS_TMP/bad"
+  local bad torn; read -r bad torn <"$RGS_TMP/bad"
   local missing; missing=$(sort -u "$acked" | comm -23 - <(sort -u "$RGS_TMP/spooled") | wc -l)
   t_ok "$l round $r: killed ${ms} ms after the first acknowledgement, with $n_acked acknowledged" test "$n_acked" -gt 0
   t_is "$l round $r: every acknowledged event is in the spool" "$missing" 0
-  t_is "$l round $r: every spooled line is a whole record" "$bad" 0
+  t_is "$l round $r: every spooled line is a whole record (but a torn end of the log)" "$bad" 0
+  t_ok "$l round $r: at most one torn line, the unanswered write cut by the kill (saw $torn)" test "$torn" -le 1
   t_is "$l round $r: no event spooled twice" "$(sort "$RGS_TMP/spooled" | uniq -d | grep -c .)" 0
 }
 for r in 1 2 3; do round accept $r; done
