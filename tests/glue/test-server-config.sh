@@ -23,6 +23,9 @@ run 100 "needs a value" rgs-server --port
 run 100 "bad --bind '300.1.1.1'" rgs-server --data-dir "$D" --relay-server-url http://127.0.0.1:9 --bind 300.1.1.1
 run 100 "bad --bind 'example.org:80'" rgs-server --data-dir "$D" --relay-server-url http://127.0.0.1:9 --bind example.org:80
 run 100 "bad --unhealthy-after" rgs-server --data-dir "$D" --relay-server-url http://127.0.0.1:9 --unhealthy-after soon
+run 100 "bad --settle 'later'" rgs-server --data-dir "$D" --relay-server-url http://127.0.0.1:9 --settle later
+run 100 "bad --settle '61'" rgs-server --data-dir "$D" --relay-server-url http://127.0.0.1:9 --settle 61
+run 100 "(RGS_SETTLE)" env RGS_SETTLE=-1 rgs-server --data-dir "$D" --relay-server-url http://127.0.0.1:9
 run 100 "bad --max-failed-batches" rgs-server --data-dir "$D" --relay-server-url http://127.0.0.1:9 --max-failed-batches -1
 # a port that is taken, an address not of this machine: exit 100 at once,
 # naming what to change, with either listener; nothing keeps running
