@@ -102,4 +102,21 @@ curl -fsS --max-time 30 -H 'Content-Type: application/json' --data "$(jq -cn --a
   "$RELAY_SERVER_URL/_control/export" >/dev/null
 t_ok "remote back: it holds the edit, byte for byte" same_tree "$RGS_TMP/f.git"
 t_is "remote back: two commits" "$(commits "$RGS_TMP/f.git")" 2
+# --- no stage inherits locks/worker.lock: an RGS_BINDIR whose rgs-commit
+# and rgs-queue note the descriptors they were given (a git child that
+# outlives a killed rgs-sync must not hold up rgs-server's batches)
+spy=$RGS_TMP/spybin
+mkdir -p "$spy"
+for f in "$RGS_BIN"/*; do ln -s "$f" "$spy/"; done
+for t in rgs-queue rgs-commit; do
+  rm -f "$spy/$t"
+  printf '#!/bin/sh\nfor fd in /proc/$$/fd/*; do readlink "$fd"; done >>"%s"\nexec "%s" "$@"\n' \
+    "$RGS_TMP/stage.fds" "$RGS_BIN/$t" >"$spy/$t"
+  chmod +x "$spy/$t"
+done
+rm -f "$RGS_TMP/stage.fds"
+RGS_BINDIR=$spy sync "$D" --folder-id "$F"
+t_is "spied run: exit 0" "$st" 0
+t_ok "spied run: the stages ran (descriptors noted)" test -s "$RGS_TMP/stage.fds"
+t_fails "no stage inherits locks/worker.lock" grep -F "/locks/worker.lock" "$RGS_TMP/stage.fds"
 done_testing
