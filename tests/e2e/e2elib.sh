@@ -84,7 +84,19 @@ start_server() {
   SERVER_PGID=$SERVER_PID
   wait_port "$PORT" 20
 }
-kill9_server() { kill -9 -- "-$SERVER_PGID" 2>/dev/null; wait "$SERVER_PID" 2>/dev/null; SERVER_PGID=""; }
+# kill9_server: kill -9 of the server's whole process group; then wait (at
+# most 30 s) until nothing holds locks/server.lock any more: a child that
+# left the group (a git or ssh in a session of its own) may still hold the
+# inherited descriptor for a moment, and a new rgs-server would refuse to
+# start (exit 111).  Returns 1 (with a diagnostic) when it is still held.
+kill9_server() {
+  kill -9 -- "-$SERVER_PGID" 2>/dev/null; wait "$SERVER_PID" 2>/dev/null; SERVER_PGID=""
+  [ -n "${DATA:-}" ] && [ -e "$DATA/locks/server.lock" ] || return 0
+  flock -w 30 "$DATA/locks/server.lock" true && return 0
+  diag "kill9_server: locks/server.lock still held 30 s after kill -9 of the group:"
+  fuser -v "$DATA/locks/server.lock" 2>&1 | sed 's/^/#   /'
+  return 1
+}
 
 # spool_depth: webhooks waiting or in progress (batch log lines count)
 spool_depth() {
@@ -103,19 +115,48 @@ wait_remote_change() {
   done
   return 1
 }
+# worker_idle SECONDS: wait (at most SECONDS, at least 1) until no batch
+# runs: rgs-server holds locks/worker.lock for the whole pipeline of a batch
+# (flock(1) takes the lock for a moment, which only delays the next batch)
+worker_idle() {
+  local t=$1
+  [ "$t" -ge 1 ] || t=1
+  [ -n "${DATA:-}" ] && [ -e "$DATA/locks/worker.lock" ] || return 0
+  flock -w "$t" "$DATA/locks/worker.lock" true
+}
+# quiet_state: "REMOTE-MAIN LOCAL-HEAD SPOOL-DEPTH" now
+quiet_state() {
+  echo "$(git --git-dir="$REMOTE" rev-parse main 2>/dev/null)" \
+    "$(git -C "$DATA/repos/$E2E_RELAY/$E2E_FOLDER" rev-parse HEAD 2>/dev/null)" "$(spool_depth)"
+}
 # wait_quiet SECONDS: until the spool is empty, the work repository's HEAD
-# is the remote's main, and that has not changed for 3 commit intervals (+2 s),
-# at most SECONDS
+# is the remote's main, and that has not changed for 3 commit intervals (+2 s)
+# counted from a moment when no batch ran (a batch without a spool entry,
+# such as the start-up reconcile of every file, shows in neither the spool
+# nor HEAD while it runs, and what it applied is committed up to a commit
+# interval later), and no batch runs at the end either; at most SECONDS
 wait_quiet() {
-  local last=-1 same=0 i n depth
-  for ((i = 0; i < $1 * 2; i++)); do
-    n=$(git --git-dir="$REMOTE" rev-parse main 2>/dev/null)
-    local_head=$(git -C "$DATA/repos/$E2E_RELAY/$E2E_FOLDER" rev-parse HEAD 2>/dev/null)
-    depth=$(spool_depth)
-    # settled: nothing waiting, nothing unpushed, nothing new for a while
-    if [ "$n" = "$last" ] && [ "$depth" = 0 ] && [ "$local_head" = "$n" ]; then same=$((same + 1)); else same=0; fi
-    last=$n
-    [ "$same" -ge $((COMMIT_INTERVAL * 2 * 3 + 4)) ] && return 0
+  local end=$((SECONDS + $1)) need=$((COMMIT_INTERVAL * 2 * 3 + 4)) last="" cur same=0 r l d
+  while [ "$SECONDS" -lt "$end" ]; do
+    cur=$(quiet_state)
+    read -r r l d <<<"$cur"
+    if [ "$cur" != "$last" ] || [ -z "$r" ] || [ "$r" != "$l" ] || [ "$d" != 0 ]; then
+      same=0  # not settled, or changed since the last look
+    elif [ "$same" = 0 ]; then
+      # open the window only once every batch that was running has ended
+      worker_idle $((end - SECONDS)) || return 1
+      cur=$(quiet_state)
+      [ "$cur" = "$last" ] && same=1
+    else
+      same=$((same + 1))
+    fi
+    last=$cur
+    if [ "$same" -ge "$need" ]; then
+      # and close it with no batch half done: the state after it is the same
+      worker_idle $((end - SECONDS)) || return 1
+      [ "$(quiet_state)" = "$last" ] && return 0
+      same=0
+    fi
     sleep 0.5
   done
   return 1
