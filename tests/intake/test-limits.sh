@@ -52,18 +52,21 @@ H
 chmod +x "$RGS_TMP/slow.sh"
 rgs-accept -p 2 127.0.0.1 0 "$RGS_TMP/slow.sh" >"$RGS_TMP/pp" 2>>"$RGS_TMP/server.log" &
 pid=$!
-i=0; while [ ! -s "$RGS_TMP/pp" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done
+i=0; while [ ! -s "$RGS_TMP/pp" ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done
 port=$(cat "$RGS_TMP/pp")
-exec 4<>/dev/tcp/127.0.0.1/"$port"; read -r -t 5 a <&4
-exec 5<>/dev/tcp/127.0.0.1/"$port"; read -r -t 5 b <&5
+exec 4<>/dev/tcp/127.0.0.1/"$port"; read -r -t 30 a <&4
+exec 5<>/dev/tcp/127.0.0.1/"$port"; read -r -t 30 b <&5
 t_is "--max-per-peer 2: two connections from 127.0.0.1 are served" "$a|$b" "start 127.0.0.1|start 127.0.0.1"
-st=0; out=$(timeout 5 socat -t 5 - TCP:127.0.0.1:"$port" </dev/null) || st=$?
+st=0; out=$(timeout 20 socat -t 5 - TCP:127.0.0.1:"$port" </dev/null) || st=$?
 t_is "--max-per-peer 2: a third from 127.0.0.1 is closed at once, nothing run" "$st:$out" "0:"
-out=$(echo bye | timeout 5 socat -t 5 - TCP:127.0.0.1:"$port",bind=127.0.0.2 2>/dev/null | head -1)
+out=$(echo bye | timeout 20 socat -t 5 - TCP:127.0.0.1:"$port",bind=127.0.0.2 2>/dev/null | head -1)
 t_is "--max-per-peer 2: another peer (127.0.0.2) is served" "$out" "start 127.0.0.2"
-echo done >&4; read -r -t 5 a <&4; exec 4>&-
-sleep 0.3
-out=$(echo bye | timeout 5 socat -t 5 - TCP:127.0.0.1:"$port" 2>/dev/null | head -1)
+echo done >&4; read -r -t 30 a <&4; exec 4>&-
+# once rgs-accept has reaped that handler (and the 127.0.0.2 one), only the
+# one on fd 5 is left: wait for that (at most 10 s) instead of a fixed 0.3 s.
+# A slot that is never given back still makes the next check fail.
+for ((i = 0; i < 200; i++)); do [ "$(ps -o pid= --ppid "$pid" | wc -l)" -le 1 ] && break; sleep 0.05; done
+out=$(echo bye | timeout 20 socat -t 5 - TCP:127.0.0.1:"$port" 2>/dev/null | head -1)
 t_is "--max-per-peer 2: once one ended, 127.0.0.1 is served again" "$out" "start 127.0.0.1"
 t_ok "the refusal is logged with the peer" grep -q "rgs-accept: warning: peer '127.0.0.1': 2 connections already" "$RGS_TMP/server.log"
 echo done >&5; exec 5>&-
@@ -81,8 +84,8 @@ st=0; timeout 2 cat <&4 >/dev/null || st=$?
 t_is "two of four slots in use: an idle keep-alive connection stays open" "$st" 124
 exec 6<>/dev/tcp/127.0.0.1/"$PORT"
 printf 'GET /health HTTP/1.1\r\nHost: x\r\n\r\n' >&6
-st=0; timeout 10 cat <&4 >/dev/null || st=$?
-st5=0; timeout 10 cat <&5 >/dev/null || st5=$?
+st=0; timeout 20 cat <&4 >/dev/null || st=$?
+st5=0; timeout 20 cat <&5 >/dev/null || st5=$?
 t_is "three of four (busy): the idle ones are closed, well before 60 s" "$st $st5" "0 0"
 exec 4<&- 5<&- 6<&-
 stop_accept
