@@ -47,7 +47,12 @@ t_is "no empty commit among them" "$(git -C "$W" log --format=%H | while read -r
 echo "locked edit" >"$W/notes/n1.md"
 ( exec 7>"$W/.git/index.lock"; exec sleep 60 ) &
 holder=$!
-sleep 0.2; touch -d '-1 minute' "$W/.git/index.lock"
+# go on only once the holder really has it open (a lock file that nobody
+# holds yet would rightly be removed as stale); at most 30 s
+lockpath=$(readlink -f "$W/.git")/index.lock
+for ((i = 0; i < 600; i++)); do [ "$(readlink "/proc/$holder/fd/7" 2>/dev/null)" = "$lockpath" ] && break; sleep 0.05; done
+t_is "the other process holds index.lock open" "$(readlink "/proc/$holder/fd/7" 2>/dev/null)" "$lockpath"
+touch -d '-1 minute' "$W/.git/index.lock"
 { applied notes/n1.md write 4000; tick 4000 true; } | rgs-commit -d "$D" >out2 2>err2; rc=$?
 t_is "index locked by another process: failure reported (exit 1)" "$rc" 1
 t_ok "its lock was not removed" test -e "$W/.git/index.lock"
@@ -77,7 +82,7 @@ chmod +x wrap/git
 echo "pushed after a kill" >"$W/notes/n3.md"
 { applied notes/n3.md write 6000; tick 6000 true; } | PATH="$RGS_TMP/wrap:$PATH" rgs-commit -d "$D" >out5 2>/dev/null &
 pid=$!
-for _ in $(seq 100); do [ -e pushing ] && break; sleep 0.05; done
+for _ in $(seq 600); do [ -e pushing ] && break; sleep 0.05; done
 kill -9 $pid; wait $pid 2>/dev/null
 t_ok "killed while pushing" test -e pushing
 p=$(cat pushing); kill "$p" 2>/dev/null   # the orphaned git push we started
