@@ -22,7 +22,7 @@ blob_op() { printf '{"v":1,"type":"op","ref":"b","op":"write","relay":"%s","fold
 slow() { si_post fail "{\"clear\":true,\"rules\":[{\"match\":\"_blob/.*/$(hash_of "$1")\",\"action\":\"slow\",\"delay_ms\":$2}]}" >/dev/null; }
 # new_tmp: the name of a .tmp-* that is not one of the planted ones, after waiting for it
 new_tmp() { local i=0 n
-  while [ $i -lt 200 ]; do
+  while [ $i -lt 600 ]; do
     n=$(ls -A "$C" | grep '^\.tmp-[0-9a-f]\{16\}$' | grep -vxF -f "$RGS_TMP/known" | head -1)
     [ -n "$n" ] && { echo "$n"; return 0; }
     i=$((i + 1)); sleep 0.05
@@ -43,7 +43,7 @@ echo done >"$C/$(printf '%064d' 7)"; touch -d "$old" "$C/$(printf '%064d' 7)"
 # (the subshell becomes the sleep: killing $HOLDER releases the lock)
 ( flock -x 7; exec sleep 600 ) 7<"$C/.tmp-held00000000000" &
 HOLDER=$!
-while flock -xn "$C/.tmp-held00000000000" true 2>/dev/null; do sleep 0.05; done
+for ((i = 0; i < 600; i++)); do flock -xn "$C/.tmp-held00000000000" true 2>/dev/null || break; sleep 0.05; done
 ls -A "$C" >"$RGS_TMP/known"
 
 # --- a download sweeps --------------------------------------------------------------
@@ -72,14 +72,20 @@ t_ok "killed while downloading: its .tmp-* is left" test -n "$dead" -a -f "$C/$d
 echo "$dead" >>"$RGS_TMP/known"
 
 # --- concurrently: a live download of another rgs-fetch is never taken -----------
-slow "${ATT[2]}" 3000
-blob_op "${ATT[2]}" | "${FETCH[@]}" >"$RGS_TMP/live.out" 2>"$RGS_TMP/live.err" &
+# The live download must outlast the steps up to the second rgs-fetch's
+# sweep (a sanitizer build's start included): the stand-in holds its answer
+# 15 s.  curl's low-speed limit (below 1 byte/s for --connect-timeout
+# seconds, 10 by default) would end that wait early, so 60 s for this one.
+slow "${ATT[2]}" 15000
+blob_op "${ATT[2]}" | "${FETCH[@]}" --connect-timeout 60 >"$RGS_TMP/live.out" 2>"$RGS_TMP/live.err" &
 L=$!
 live=$(new_tmp) || live=""
 # both look old now: only the lock tells the live one from the dead one
-touch -d "$old" "$C/$dead" "$C/$live"
+# (-c: never create one; a live file already gone must not come back empty)
+touch -c -d "$old" "$C/$dead" "$C/$live"
 blob_op "${ATT[3]}" | "${FETCH[@]}" >"$RGS_TMP/c.out" 2>"$RGS_TMP/c.err"
 t_is "a second rgs-fetch downloads meanwhile: exit 0" "$?" 0
+kill -0 $L 2>/dev/null || diag "the live download ended before the second rgs-fetch did: the checks below do not test a live download"
 t_ok "it removed the killed run's file" test ! -e "$C/$dead"
 t_ok "it left the live download's file" test -n "$live" -a -f "$C/$live"
 wait $L; st=$?
