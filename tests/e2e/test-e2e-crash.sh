@@ -43,8 +43,8 @@ for round in 1 2; do
   kill9_server
   ok "round $round: kill -9 of the whole service in the burst"
   # SIGKILL takes effect when a process leaves the kernel: one in fdatasync
-  # on a busy disk may linger a moment.  Nothing may outlive a few seconds.
-  for ((i = 0; i < 100; i++)); do
+  # on a busy disk may linger a moment.  Nothing may outlive 30 s.
+  for ((i = 0; i < 300; i++)); do
     pgrep -f "rgs-(verify|queue|fetch|plan|apply|commit|accept)" -a | grep -F -- "$DATA" >alive.txt
     [ -s alive.txt ] || break
     [ "$i" = 0 ] && sed "s/^/# first look: /" alive.txt
@@ -63,7 +63,30 @@ t_ok "git fsck of the work repository" git -C "$W" fsck --no-progress --strict
 t_ok "git fsck of the remote" git --git-dir="$REMOTE" fsck --no-progress --strict
 t_is "no lock file left in the repository" "$(find "$W/.git" -name '*.lock' | wc -l)" 0
 t_is "spool drained" "$(spool_depth)" 0
-t_is "nothing failed for good" "$(find "$DATA/spool/failed" -type f 2>/dev/null | wc -l)" 0
+# Failed for good: nothing, except what lib/rgs_spool.h documents for a
+# kill: a writer (rgs-verify) killed in the middle of its append leaves a
+# torn line of a webhook it never answered, which the consumer moves to
+# failed/<name> with failed/<name>.reason "not JSON (a torn write ...".
+# Writers append under an exclusive flock(2), so each kill tears at most one
+# line.  Any other entry (another reason, or an entry without one) fails.
+torn=0 other=0
+if [ -d "$DATA/spool/failed" ]; then
+  while IFS= read -r f; do
+    b=${f##*/}
+    case $b in
+      *.reason) x=${b%.reason} ;;
+      .*.reason.tmp.*) x=${b#.}; x=${x%%.reason.tmp.*} ;; # rgs_write_atomic's temp file of a reason
+      *) x=$b ;;
+    esac
+    if head -1 "$DATA/spool/failed/$x.reason" 2>/dev/null | grep -q '^not JSON (a torn write'; then
+      [ "$b" = "$x.reason" ] && { torn=$((torn + 1)); diag "torn write of an unanswered webhook (ignored): $x: $(head -c 200 "$DATA/spool/failed/$x" 2>/dev/null | tr -c '[:print:]' '?')"; }
+    else
+      other=$((other + 1)); diag "failed for good: $b: $(head -c 300 "$f" | tr -c '[:print:]' '?')"
+    fi
+  done < <(find "$DATA/spool/failed" -type f | LC_ALL=C sort)
+fi
+t_is "nothing failed for good (torn writes at the kills aside)" "$other" 0
+t_ok "at most one torn write per kill ($torn)" test "$torn" -le 2
 t_is "history is linear (no merges)" "$(git --git-dir="$REMOTE" rev-list --merges main | wc -l)" 0
 t_ok "every round's last marker is on the remote" bash -c \
   "git --git-dir='$REMOTE' show 'main:Startseite.md' | grep -q 'r2 e56 alice'"
