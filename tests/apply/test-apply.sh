@@ -122,7 +122,8 @@ t_fails "no repository, dry run: nothing created" test -e "$DD3/repos/$R/$F"
 git init -q "$DD2/repos/$R/$F"
 mkdir -p "$DD2/locks/$R"
 flock "$DD2/locks/$R/$F.lock" sleep 5 & lockpid=$!
-sleep 0.3
+# go on once the lock is really held (flock -n fails), at most 5 s
+for ((i = 0; i < 100; i++)); do flock -n "$DD2/locks/$R/$F.lock" true || break; sleep 0.05; done
 st=0; { folder_rec true "$(entries "$(e_md /a.md "$(uid 1)")")"; doc_rec "$(uid 1)" A; } | rgs-plan -d "$DD2" |
   rgs-apply -d "$DD2" --lock-wait 0.2 >"$RGS_TMP/busy.out" 2>"$RGS_TMP/busy.err" || st=$?
 kill $lockpid 2>/dev/null; wait $lockpid 2>/dev/null

@@ -154,6 +154,10 @@ pid6=$!
 exec 7>in6
 for i in $(seq 100); do ls run/rgs-commit-key.*/git_sync_key >/dev/null 2>&1 && break; sleep 0.05; done
 t_ok "rgs-commit running" kill -0 $pid6
+# the key file is written just before the environment is wiped: allow the
+# start-up a moment (at most 5 s) to finish, then the secrets must be gone
+scrubbed() { ! grep -qaF -e "$T1" -e "$KEYLINE" /proc/$pid6/environ; }
+for i in $(seq 100); do scrubbed && break; sleep 0.05; done
 t_fails "/proc/<pid>/environ: no token" grep -qaF -- "$T1" /proc/$pid6/environ
 t_fails "/proc/<pid>/environ: no key material" grep -qaF -- "$KEYLINE" /proc/$pid6/environ
 exec 7>&-

@@ -53,7 +53,16 @@ done
 # --- SIGTERM while running: removed; SIGKILL: left, removed by the next run
 mkfifo in2
 run_bg() { SSH_PRIVATE_KEY="$(cat deploy)" rgs-commit -d "$D" <in2 >/dev/null 2>>err2 & pid=$!; exec 7>in2; }
-wait_key() { for i in $(seq 200); do [ -n "$(keydirs)" ] && return 0; sleep 0.05; done; return 1; }
+# until the key file itself is there (its directory comes first, the file
+# only after the key was parsed)
+wait_key() {
+  local k
+  for i in $(seq 200); do
+    for k in $(keydirs); do [ -s "$k/git_sync_key" ] && return 0; done
+    sleep 0.05
+  done
+  return 1
+}
 run_bg
 t_ok "running: its key is in the runtime directory" wait_key
 t_is "running: readable by the owner only" "$(stat -c %a $(keydirs)/git_sync_key)" 600
