@@ -122,6 +122,8 @@ t_ok "... and the new listener answers" wait_port "$PORT" 10
 kill -TERM "$SERVER_PID"; st=0; wait "$SERVER_PID" || st=$?
 t_is "SIGTERM during the batch: it finishes and the service stops with status 0" "$st" 0
 t_ok "... through its final batch (logged)" grep -q "^rgs-server: info: stopping: listener down, final batch" "$RGS_TMP/server.log"
+t_is "... and the listener it stopped for the final batch stays down (one restart logged, the one above)" \
+  "$(grep -c "listener exited (status .*); restarting it" "$RGS_TMP/server.log")" 1
 SERVER_PGID=""
 
 # --- a stage that fails every batch
