@@ -36,6 +36,24 @@ gone_within() { # PID SECONDS
   for ((i = 0; i < $2 * 10; i++)); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done
   return 1
 }
+# listener_replaced: kill -9 the listener of rgs-server $SERVER_PID; 0 when
+# a new one runs within 5 s
+listener_replaced() {
+  local old new i
+  old=$(listener_of "$SERVER_PID")
+  kill -9 "$old"
+  for ((i = 0; i < 50; i++)); do
+    new=$(listener_of "$SERVER_PID"); [ -n "$new" ] && [ "$new" != "$old" ] && return 0; sleep 0.1
+  done
+  return 1
+}
+# bin_with DIR STAGE: DIR holds every tool of $RGS_BIN, but STAGE is the
+# script read from stdin
+bin_with() {
+  mkdir -p "$1"
+  for f in "$RGS_BIN"/*; do ln -s "$f" "$1/"; done
+  rm -f "$1/$2"; cat >"$1/$2"; chmod +x "$1/$2"
+}
 
 # --- a working service: the summary line per batch
 t_ok "server starts" start_server
@@ -81,13 +99,7 @@ kill9_server   # the rest of the group (a batch's stages), if any
 t_ok "server restarts on the same data directory" start_server
 # past its start-up check (a listener dying before it is a start-up error)
 for ((i = 0; i < 100; i++)); do grep -q "info: listening on" "$RGS_TMP/server.log" && break; sleep 0.1; done
-L=$(listener_of "$SERVER_PID")
-kill -9 "$L"
-new=""
-for ((i = 0; i < 50; i++)); do
-  new=$(listener_of "$SERVER_PID"); [ -n "$new" ] && [ "$new" != "$L" ] && break; new=""; sleep 0.1
-done
-t_ok "a killed listener is replaced within 5 s" test -n "$new"
+t_ok "a killed listener is replaced within 5 s" listener_replaced
 t_ok "the new listener answers" wait_port "$PORT" 10
 t_ok "the restart is logged" grep -q "listener exited (status .*); restarting it" "$RGS_TMP/server.log"
 kill -TERM "$SERVER_PID"; st=0; wait "$SERVER_PID" || st=$?
@@ -98,25 +110,15 @@ SERVER_PGID=""
 # minutes): replaced at once, not after the batch.  An RGS_BINDIR whose
 # rgs-plan notes the descriptors it inherited, then takes 15 s.
 slow=$RGS_TMP/slowbin
-mkdir -p "$slow"
-for f in "$RGS_BIN"/*; do ln -s "$f" "$slow/"; done
-rm -f "$slow/rgs-plan"
 printf '#!/bin/sh\nfor fd in /proc/$$/fd/*; do readlink "$fd"; done >"%s.tmp"\nmv "%s.tmp" "%s"\nsleep 15\nexec "%s" "$@"\n' \
-  "$RGS_TMP/plan.fds" "$RGS_TMP/plan.fds" "$RGS_TMP/plan.fds" "$RGS_BIN/rgs-plan" >"$slow/rgs-plan"
-chmod +x "$slow/rgs-plan"
+  "$RGS_TMP/plan.fds" "$RGS_TMP/plan.fds" "$RGS_TMP/plan.fds" "$RGS_BIN/rgs-plan" | bin_with "$slow" rgs-plan
 rm -f "$RGS_TMP/plan.fds"
 : >"$RGS_TMP/server.log"
 RGS_BINDIR=$slow t_ok "server with a slow rgs-plan starts" start_server
 for ((i = 0; i < 300; i++)); do [ -s "$RGS_TMP/plan.fds" ] && break; sleep 0.1; done
 t_ok "the slow batch is running" test -s "$RGS_TMP/plan.fds"
 t_fails "no pipeline stage inherits a lock of the data directory" grep -E '/locks/|\.batch\.fifo' "$RGS_TMP/plan.fds"
-L=$(listener_of "$SERVER_PID")
-kill -9 "$L"
-new=""
-for ((i = 0; i < 50; i++)); do
-  new=$(listener_of "$SERVER_PID"); [ -n "$new" ] && [ "$new" != "$L" ] && break; new=""; sleep 0.1
-done
-t_ok "a listener killed during a batch is replaced within 5 s" test -n "$new"
+t_ok "a listener killed during a batch is replaced within 5 s" listener_replaced
 t_ok "... while that batch still runs" bash -c "pgrep -f -- '$slow/rgs-plan' >/dev/null"
 t_ok "... and the new listener answers" wait_port "$PORT" 10
 kill -TERM "$SERVER_PID"; st=0; wait "$SERVER_PID" || st=$?
@@ -128,16 +130,12 @@ SERVER_PGID=""
 
 # --- a stage that fails every batch
 bad=$RGS_TMP/badbin
-mkdir -p "$bad"
-for f in "$RGS_BIN"/*; do ln -s "$f" "$bad/"; done
-rm -f "$bad/rgs-plan"
-cat >"$bad/rgs-plan" <<'EOF'
+bin_with "$bad" rgs-plan <<'EOF'
 #!/bin/sh
 cat >/dev/null
 echo "rgs-plan: error: simulated internal error" >&2
 exit 101
 EOF
-chmod +x "$bad/rgs-plan"
 : >"$RGS_TMP/server.log"
 # unhealthy 6 s after the start without a success (batches fail at about
 # 0, 1, 3, 7, 15 s: backoff), so "degraded" is visible in between even when

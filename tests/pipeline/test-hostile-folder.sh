@@ -50,7 +50,10 @@ nkeys=$(wc -l <"$RGS_TMP/keys")
 ops='[]' i=0
 while IFS=$'\t' read -r key why; do
   i=$((i + 1))
-  k=$(printf '%s' "$key" | jq -R .)   # keeps the \uXXXX escapes for JSON
+  # the key as a JSON string; jq -R escapes its backslashes, and undoing
+  # that for "\u" turns the list's \u0000-style escapes into JSON escapes
+  # (a NUL cannot pass through a shell variable)
+  k=$(printf '%s' "$key" | jq -R .)
   k=${k//\\\\u/\\u}
   r=$(si_post edit "{\"ops\":[{\"op\":\"create\",\"path\":\"/h$i.md\",\"text\":\"pwned $i\"}],\"flush\":true}")
   id=$(jq -r '.results[0].doc' <<<"$r")

@@ -2,7 +2,10 @@
 // Random multi-client Yjs histories with expected values (yjs.md §9.1).
 //
 //   node tests/ydoc/gen.js [--seed N] [--count N] [--first K] [--size small|large]
-//                          [--mode yjs|yrs|mixed|any] [--out FILE]
+//                          [--mode yjs|yrs|mixed|any] [--out FILE] [--progress FILE]
+//
+// --progress FILE: after each case, FILE holds the number of cases done
+// (so a caller can tell a slow run from one that loops).
 //
 // Writes NDJSON, one case per line:
 //   {"id":"<seed>/<k>","hex":"<update v1 bytes>","roots":{"t":"text",...},
@@ -37,6 +40,7 @@ const FIRST = Number(opt('first', '0'));
 const SIZE = opt('size', 'small');
 const MODE = opt('mode', 'any');
 const OUT = opt('out', null);
+const PROGRESS = opt('progress', null);
 
 function mulberry32(a) {
   return function () {
@@ -306,6 +310,7 @@ for (let k = FIRST; k < FIRST + COUNT; k++) {
     }
   }
   lines.push(stringify(c));
+  if (PROGRESS) require('fs').writeFileSync(PROGRESS, lines.length + '\n');
 }
 const text = lines.join('\n') + '\n';
 if (retries && args.includes('--verbose')) process.stderr.write(`gen: ${retries} histories replaced after a yrs panic\n`);

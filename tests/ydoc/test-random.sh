@@ -13,31 +13,13 @@ gen=$RGS_ROOT/tests/ydoc/gen.js
 small=${RGS_YDOC_SMALL:-150} large=${RGS_YDOC_LARGE:-6}
 diag "seed $seed ($small small, $large large histories)"
 
-# gen.js serialises each finished case once with JSON.stringify(case,
-# replacer); this preload counts those calls into $RGS_GEN_PROGRESS (the
-# output is unchanged: same arguments, same result), so a slow generator
-# can be told from one that loops
-cat >"$RGS_TMP/gen-progress.js" <<'JS'
-'use strict';
-const fs = require('fs');
-const orig = JSON.stringify;
-let n = 0;
-JSON.stringify = function (value, replacer, space) {
-  const out = orig.call(JSON, value, replacer, space);
-  if (typeof replacer === 'function') {
-    n++;
-    try { fs.writeFileSync(process.env.RGS_GEN_PROGRESS, n + '\n'); } catch (e) { /* progress only */ }
-  }
-  return out;
-};
-JS
 # gen OUT ERR args...: run the generator; status 124 when it finished no
 # case for $stall s (a loop), else the generator's own status
 stall=${RGS_YDOC_STALL:-120}
 gen() {
   local out=$1 err=$2 prog=$1.progress p last="" seen=$SECONDS rc=0; shift 2
   : >"$prog"
-  RGS_GEN_PROGRESS=$prog node -r "$RGS_TMP/gen-progress.js" "$gen" "$@" --out "$out" 2>"$err" &
+  node "$gen" "$@" --out "$out" --progress "$prog" 2>"$err" &
   p=$!
   while kill -0 "$p" 2>/dev/null; do
     [ "$(cat "$prog")" != "$last" ] && { last=$(cat "$prog"); seen=$SECONDS; }
